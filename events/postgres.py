@@ -1,0 +1,675 @@
+"""The PostgreSQL event store: the only module that imports the database driver.
+
+Appends are serialised by one transaction-level advisory lock, and concurrent
+appends are written together ("group commit"): callers queue their appends, and
+one committer task per store takes everything waiting, writes it in a single
+transaction under the lock, and answers each caller with its own events or its
+own conflict. See ``PostgresEventStore._commit_batch`` for the locking argument.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from events.canonical import (
+    GENESIS_HASH,
+    CanonicalTemplate,
+    canonical_json,
+    chain_hash,
+    format_timestamp,
+)
+from events.crypto import KeyWrapper, decrypt_fields, encrypt_fields
+from events.envelope import Actor, NewEvent, RecordedEvent
+from events.errors import (
+    AppendOnlyViolation,
+    EventIdReused,
+    EventStoreError,
+    MigrationError,
+    StoreUnavailable,
+    SubjectShredded,
+    WrongExpectedVersion,
+)
+from events.migrations import available_migrations
+from events.store import ChainLink
+
+logger = logging.getLogger(__name__)
+
+APP_ROLE = "sharehub_app"
+NOTIFY_CHANNEL = "sharehub_events"
+# An arbitrary constant naming the migration lock; the append lock is taken in
+# SQL by events_append_begin().
+_MIGRATION_LOCK_KEY = 0x5348_4D49_4752  # "SHMIGR"
+
+_EVENT_COLUMNS = (
+    "global_position, stream_id, stream_version, event_id, type, schema_version, occurred_at,"
+    " recorded_at, actor, correlation_id, subject_id, data, metadata, prev_hash, hash"
+)
+
+# The structured columns are derived by the server from the very canonical bytes
+# that were hashed, so at write time they cannot disagree with the chain.
+_INSERT_EVENTS = f"""
+WITH rows AS MATERIALIZED (  -- parse each row once, not once per column
+    SELECT convert_from(c, 'UTF8')::jsonb AS j, c, p, h
+    FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) AS r(c, p, h)
+), inserted AS (
+    INSERT INTO events ({_EVENT_COLUMNS}, canonical)
+    SELECT (j->>'global_position')::bigint, j->>'stream_id', (j->>'stream_version')::integer,
+           (j->>'event_id')::uuid, j->>'type', (j->>'schema_version')::integer,
+           (j->>'occurred_at')::timestamptz, (j->>'recorded_at')::timestamptz, j->'actor',
+           j->>'correlation_id', j->>'subject_id', j->'data', j->'metadata', p, h, c
+    FROM rows
+    RETURNING global_position
+)
+SELECT pg_notify('{NOTIFY_CHANNEL}', max(global_position)::text) FROM inserted
+"""
+
+
+@dataclass(kw_only=True)
+class _PendingAppend:
+    stream_id: str
+    events: list[NewEvent]
+    templates: list[CanonicalTemplate]
+    expected_version: int | None
+    outcome: asyncio.Future[list[RecordedEvent]]
+
+
+class _Placement(NamedTuple):
+    """Where the committer put one new event: enough to answer its appender."""
+
+    event: NewEvent
+    stream_id: str
+    global_position: int
+    stream_version: int
+    recorded_at: datetime
+    prev_hash: bytes
+    hash: bytes
+
+
+@dataclass(kw_only=True)
+class _BatchState:
+    """What the committer knows while it places one batch in the log."""
+
+    position: int
+    prev_hash: bytes
+    versions: dict[str, int]
+    stored: dict[UUID, RecordedEvent]
+    placed: dict[UUID, _Placement] = field(default_factory=dict)
+
+
+def _recorded_from(placement: _Placement) -> RecordedEvent:
+    event = placement.event
+    # Built without re-validation: every field comes from validated input.
+    return RecordedEvent.model_construct(
+        global_position=placement.global_position,
+        stream_id=placement.stream_id,
+        stream_version=placement.stream_version,
+        event_id=event.event_id,
+        type=event.type,
+        schema_version=event.schema_version,
+        occurred_at=event.occurred_at,
+        recorded_at=placement.recorded_at,
+        actor=event.actor,
+        correlation_id=event.correlation_id,
+        subject_id=event.subject_id,
+        data=dict(event.data),
+        metadata=event.metadata,
+        prev_hash=placement.prev_hash,
+        hash=placement.hash,
+        redacted_fields=frozenset(),
+    )
+
+
+def _answer(
+    decision: list[_Placement] | list[RecordedEvent] | EventStoreError,
+) -> list[RecordedEvent] | EventStoreError:
+    if isinstance(decision, EventStoreError):
+        return decision
+    return [d if isinstance(d, RecordedEvent) else _recorded_from(d) for d in decision]
+
+
+def _translate(error: BaseException) -> EventStoreError:
+    """Map a driver or network failure to the store's exception tree."""
+    if isinstance(error, asyncpg.exceptions.InsufficientPrivilegeError):
+        return AppendOnlyViolation(str(error))
+    return StoreUnavailable(f"{type(error).__name__}: {error}")
+
+
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+_Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    await connection.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+    )
+
+
+async def connect(database_url: str) -> asyncpg.Connection:
+    """A plain connection with the owner's rights, for migrations and operations."""
+    try:
+        return await asyncpg.connect(database_url)
+    except _DRIVER_ERRORS as e:
+        raise _translate(e) from e
+
+
+async def migrate(database_url: str) -> list[str]:
+    """Apply every migration the database does not have yet; return those applied now.
+
+    Each migration runs in its own transaction with its row in
+    ``schema_migrations``, so a failure leaves nothing half-applied. A session
+    advisory lock serialises runners: a second process migrating at the same
+    time waits, then finds the work done.
+    """
+    applied: list[str] = []
+    connection = await connect(database_url)
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
+        await connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {
+            row["version"]: row["checksum"]
+            for row in await connection.fetch("SELECT version, checksum FROM schema_migrations")
+        }
+        for migration in available_migrations():
+            if migration.version in done:
+                if done[migration.version] != migration.checksum:
+                    raise MigrationError(
+                        f"migration {migration.label} was edited after it was applied; "
+                        "add a new migration instead"
+                    )
+                continue
+            async with connection.transaction():
+                await connection.execute(migration.sql)
+                await connection.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
+            applied.append(migration.label)
+    except asyncpg.PostgresError as e:
+        raise MigrationError(f"migration failed: {e}") from e
+    except _DRIVER_ERRORS as e:
+        raise _translate(e) from e
+    finally:
+        await connection.close()
+    return applied
+
+
+class PostgresEventStore:
+    """The event store on PostgreSQL. Open with ``PostgresEventStore.open``."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        key_wrapper: KeyWrapper,
+        *,
+        database_url: str,
+        max_batch_events: int = 1000,
+    ) -> None:
+        self._pool = pool
+        self._keys = key_wrapper
+        self._database_url = database_url
+        self._max_batch_events = max_batch_events
+        self._queue: asyncio.Queue[_PendingAppend] = asyncio.Queue()
+        self._committer: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        database_url: str,
+        *,
+        master_key: bytes,
+        min_connections: int = 2,
+        max_connections: int = 10,
+        max_batch_events: int = 1000,
+    ) -> PostgresEventStore:
+        """Connect as the application role, which may only insert and read events."""
+        try:
+            pool = await asyncpg.create_pool(
+                database_url,
+                min_size=min_connections,
+                max_size=max_connections,
+                init=_init_connection,
+                server_settings={"role": APP_ROLE},
+            )
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+        return cls(
+            pool,
+            KeyWrapper(master_key),
+            database_url=database_url,
+            max_batch_events=max_batch_events,
+        )
+
+    async def close(self) -> None:
+        if self._committer is not None:
+            self._committer.cancel()
+            await asyncio.gather(self._committer, return_exceptions=True)
+            self._committer = None
+        await self._pool.close()
+
+    async def __aenter__(self) -> PostgresEventStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ append
+
+    async def append(
+        self, stream_id: str, events: Sequence[NewEvent], *, expected_version: int | None
+    ) -> list[RecordedEvent]:
+        if not events:
+            return []
+        if expected_version is not None and expected_version < 0:
+            raise ValueError("expected_version is 0 for a new stream, or a stream's version")
+        sealed = [await self._seal(event) for event in events]
+        pending = _PendingAppend(
+            stream_id=stream_id,
+            events=list(events),
+            templates=[
+                _envelope_template(stream_id, event, data)
+                for event, data in zip(events, sealed, strict=True)
+            ],
+            expected_version=expected_version,
+            outcome=asyncio.get_running_loop().create_future(),
+        )
+        self._ensure_committer()
+        await self._queue.put(pending)
+        return await pending.outcome
+
+    async def _seal(self, event: NewEvent) -> dict[str, Any]:
+        """The event's data as it will be stored: personal fields encrypted."""
+        personal = event.personal_fields & event.data.keys()
+        if not personal:
+            return dict(event.data)
+        if event.subject_id is None:
+            raise ValueError(f"{event.type} carries personal data and needs a subject_id")
+        data_key = await self._data_key(event.subject_id, create=True)
+        if data_key is None:
+            raise SubjectShredded(event.subject_id)
+        return encrypt_fields(data_key, event.event_id, event.data, personal)
+
+    def _ensure_committer(self) -> None:
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_forever(), name="event-committer")
+
+    async def _commit_forever(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            size = len(batch[0].events)
+            while size < self._max_batch_events and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                size += len(batch[-1].events)
+            try:
+                await self._commit_batch(batch)
+            except BaseException as e:
+                # Nothing of this batch is known to be written (the transaction
+                # rolled back, or the connection died before COMMIT was answered):
+                # each caller gets the error, and a retry with the same event ids
+                # is safe because appends are idempotent.
+                error = _translate(e) if isinstance(e, _DRIVER_ERRORS) else e
+                for pending in batch:
+                    if not pending.outcome.done():
+                        pending.outcome.set_exception(error)
+                if isinstance(e, asyncio.CancelledError):
+                    raise
+
+    async def _commit_batch(self, batch: list[_PendingAppend]) -> None:
+        """Write a batch of appends in one transaction, answering each on its own.
+
+        Appends take turns under one lock held to COMMIT (the reasoning is beside
+        ``events_append_begin`` in the schema). Group commit makes the turns
+        cheap: everything queued while one batch commits goes into the next, and
+        the work done under the lock is reading the head, filling three members
+        into pre-rendered canonical bytes, hashing, and one INSERT; the answers
+        are built while the database writes.
+        """
+        streams = sorted({pending.stream_id for pending in batch})
+        ids = [event.event_id for pending in batch for event in pending.events]
+        async with self._pool.acquire() as connection, connection.transaction():
+            head = await connection.fetchrow(
+                "SELECT * FROM events_append_begin($1::text[], $2::uuid[])", streams, ids
+            )
+            assert head is not None  # a function with OUT parameters returns one row
+            state = _BatchState(
+                position=head["head_position"] or 0,
+                prev_hash=head["head_hash"] or GENESIS_HASH,
+                versions=dict(zip(streams, head["versions"], strict=True)),
+                stored=await self._fetch_events(connection, set(head["existing_ids"])),
+            )
+            rows: list[tuple[bytes, bytes, bytes]] = []
+            decisions = [(pending, self._place(pending, state, rows)) for pending in batch]
+            if rows:
+                canonical, prev, hashes = zip(*rows, strict=True)
+                insert = asyncio.ensure_future(
+                    connection.execute(_INSERT_EVENTS, canonical, prev, hashes)
+                )
+                await asyncio.sleep(0)  # the INSERT is on the wire: build answers meanwhile
+            answers = [(pending, _answer(decision)) for pending, decision in decisions]
+            if rows:
+                await insert
+        for pending, answer in answers:
+            if pending.outcome.done():  # the caller went away
+                continue
+            if isinstance(answer, EventStoreError):
+                pending.outcome.set_exception(answer)
+            else:
+                pending.outcome.set_result(answer)
+
+    def _place(
+        self, pending: _PendingAppend, state: _BatchState, rows: list[tuple[bytes, bytes, bytes]]
+    ) -> list[_Placement] | list[RecordedEvent] | EventStoreError:
+        """Decide one append within the batch: a replay, a conflict, or new rows."""
+        if any(
+            event.event_id in state.stored or event.event_id in state.placed
+            for event in pending.events
+        ):
+            return self._replay(pending, state)
+        current = state.versions.get(pending.stream_id, 0)
+        if pending.expected_version is not None and pending.expected_version != current:
+            return WrongExpectedVersion(
+                stream_id=pending.stream_id, expected=pending.expected_version, actual=current
+            )
+        recorded_at = datetime.now(UTC)
+        recorded_text = format_timestamp(recorded_at)
+        placements: list[_Placement] = []
+        for event, template in zip(pending.events, pending.templates, strict=True):
+            state.position += 1
+            current += 1
+            canonical = template.render(
+                global_position=state.position, stream_version=current, recorded_at=recorded_text
+            )
+            digest = chain_hash(state.prev_hash, canonical)
+            rows.append((canonical, state.prev_hash, digest))
+            placement = _Placement(
+                event,
+                pending.stream_id,
+                state.position,
+                current,
+                recorded_at,
+                state.prev_hash,
+                digest,
+            )
+            state.prev_hash = digest
+            state.placed[event.event_id] = placement
+            placements.append(placement)
+        state.versions[pending.stream_id] = current
+        return placements
+
+    @staticmethod
+    def _replay(
+        pending: _PendingAppend, state: _BatchState
+    ) -> list[RecordedEvent] | EventStoreError:
+        """A re-sent append: every event must be recorded already, with the same content."""
+        replayed = []
+        for event in pending.events:
+            placement = state.placed.get(event.event_id)
+            recorded = (
+                _recorded_from(placement)
+                if placement is not None
+                else state.stored.get(event.event_id)
+            )
+            if recorded is None or recorded.stream_id != pending.stream_id:
+                return EventIdReused(event.event_id)
+            if not _same_content(event, recorded):
+                return EventIdReused(event.event_id)
+            replayed.append(recorded)
+        return replayed
+
+    # ------------------------------------------------------------------- reads
+
+    async def read_stream(self, stream_id: str, *, from_version: int = 1) -> list[RecordedEvent]:
+        return await self._select(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2"
+            " ORDER BY stream_version",
+            stream_id,
+            from_version,
+        )
+
+    async def read_all(self, *, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
+        return await self._select(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE global_position >= $1"
+            " ORDER BY global_position LIMIT $2",
+            from_position,
+            limit,
+        )
+
+    async def head_position(self) -> int:
+        try:
+            async with self._pool.acquire() as connection:
+                value = await connection.fetchval(
+                    "SELECT coalesce(max(global_position), 0) FROM events"
+                )
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+        return int(value)
+
+    async def subscribe(
+        self, *, from_position: int = 1, batch_size: int = 500, poll_interval: float = 2.0
+    ) -> AsyncIterator[RecordedEvent]:
+        """Catch up from ``from_position``, then follow new appends as they commit.
+
+        A NOTIFY sent in each append transaction wakes the subscriber at once; the
+        poll interval is the fallback when notifications are lost (a dropped
+        listener connection). Positions are gap-free and become visible in order,
+        so remembering the next position is enough never to skip or repeat.
+        """
+        wake = asyncio.Event()
+        listener = await self._listen(wake)
+        next_position = from_position
+        try:
+            while True:
+                wake.clear()
+                batch = await self.read_all(from_position=next_position, limit=batch_size)
+                for event in batch:
+                    yield event
+                    next_position = event.global_position + 1
+                if len(batch) == batch_size:
+                    continue
+                if listener is None or listener.is_closed():
+                    listener = await self._listen(wake)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), poll_interval)
+        finally:
+            if listener is not None and not listener.is_closed():
+                await listener.close()
+
+    async def _listen(self, wake: asyncio.Event) -> asyncpg.Connection | None:
+        """A connection listening for append notifications, or None to poll for now."""
+        try:
+            connection = await asyncpg.connect(
+                self._database_url, server_settings={"role": APP_ROLE}
+            )
+            await connection.add_listener(NOTIFY_CHANNEL, lambda *_: wake.set())
+        except _DRIVER_ERRORS:
+            logger.warning("cannot listen for append notifications; polling instead")
+            return None
+        return connection
+
+    async def chain_links(
+        self, *, from_position: int = 1, prefetch: int = 5000
+    ) -> AsyncIterator[ChainLink]:
+        try:
+            async with self._pool.acquire() as connection, connection.transaction(readonly=True):
+                cursor = connection.cursor(
+                    "SELECT global_position, prev_hash, hash, canonical"
+                    " FROM events WHERE global_position >= $1 ORDER BY global_position",
+                    from_position,
+                    prefetch=prefetch,
+                )
+                async for row in cursor:
+                    yield ChainLink(row[0], row[1], row[2], row[3])
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+
+    async def first_row_unlike_its_canonical(self, *, from_position: int = 1) -> int | None:
+        """Checked by the database, where a parallel scan can spread the JSON parsing."""
+        try:
+            async with self._pool.acquire() as connection:
+                # "+ 0" keeps the planner from answering min() by walking the
+                # primary key one row at a time, so it scans in parallel; and
+                # fetch(), not fetchval(): a row limit on the wire disables
+                # parallel query.
+                [row] = await connection.fetch(
+                    "SELECT min(global_position + 0) FROM events"
+                    " WHERE global_position >= $1 AND NOT events_row_matches_canonical(events)",
+                    from_position,
+                )
+                found = row[0]
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+        return None if found is None else int(found)
+
+    async def _select(self, query: str, *args: Any) -> list[RecordedEvent]:
+        try:
+            async with self._pool.acquire() as connection:
+                rows = await connection.fetch(query, *args)
+                keys = await self._data_keys(connection, {r["subject_id"] for r in rows})
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+        return [_recorded(row, keys) for row in rows]
+
+    async def _fetch_events(
+        self, connection: _Connection, event_ids: set[UUID]
+    ) -> dict[UUID, RecordedEvent]:
+        if not event_ids:
+            return {}
+        rows = await connection.fetch(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id = ANY($1::uuid[])",
+            list(event_ids),
+        )
+        keys = await self._data_keys(connection, {r["subject_id"] for r in rows})
+        return {row["event_id"]: _recorded(row, keys) for row in rows}
+
+    # -------------------------------------------------------------------- keys
+
+    async def _data_keys(
+        self, connection: _Connection, subject_ids: set[str | None]
+    ) -> dict[str, bytes | None]:
+        wanted = [s for s in subject_ids if s is not None]
+        if not wanted:
+            return {}
+        rows = await connection.fetch(
+            "SELECT subject_id, wrapped_key FROM subject_keys WHERE subject_id = ANY($1::text[])",
+            wanted,
+        )
+        return {
+            row["subject_id"]: (
+                self._keys.unwrap(row["subject_id"], row["wrapped_key"])
+                if row["wrapped_key"] is not None
+                else None
+            )
+            for row in rows
+        }
+
+    async def _data_key(self, subject_id: str, *, create: bool) -> bytes | None:
+        """The subject's data key, made on first use; None once shredded."""
+        try:
+            async with self._pool.acquire() as connection:
+                for _ in range(3):
+                    row = await connection.fetchrow(
+                        "SELECT wrapped_key, shredded_at FROM subject_keys WHERE subject_id = $1",
+                        subject_id,
+                    )
+                    if row is not None:
+                        wrapped = row["wrapped_key"]
+                        return None if wrapped is None else self._keys.unwrap(subject_id, wrapped)
+                    if not create:
+                        return None
+                    # Two appenders may make the first key at once: one insert wins,
+                    # and the loser reads the winner's key on the next turn.
+                    await connection.execute(
+                        "INSERT INTO subject_keys (subject_id, wrapped_key) VALUES ($1, $2)"
+                        " ON CONFLICT (subject_id) DO NOTHING",
+                        subject_id,
+                        self._keys.new_wrapped_key(subject_id),
+                    )
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+        raise StoreUnavailable(f"could not obtain a data key for subject {subject_id}")
+
+    async def shred(self, subject_id: str) -> bool:
+        try:
+            async with self._pool.acquire() as connection:
+                result = await connection.execute(
+                    "UPDATE subject_keys SET wrapped_key = NULL, shredded_at = now()"
+                    " WHERE subject_id = $1 AND shredded_at IS NULL",
+                    subject_id,
+                )
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+        return bool(result == "UPDATE 1")
+
+
+_PLACED_MEMBERS = ("global_position", "stream_version", "recorded_at")
+
+
+def _envelope_template(
+    stream_id: str, event: NewEvent, sealed: dict[str, Any]
+) -> CanonicalTemplate:
+    """The event's canonical form, less the members only known under the lock."""
+    return CanonicalTemplate(
+        {
+            "stream_id": stream_id,
+            "event_id": str(event.event_id),
+            **event.content(),
+            "data": sealed,
+        },
+        _PLACED_MEMBERS,
+    )
+
+
+def _same_content(event: NewEvent, recorded: RecordedEvent) -> bool:
+    """Whether a re-sent event says what the recorded one says.
+
+    Personal fields that can no longer be read (shredded) are left out of the
+    comparison; everything else must match exactly, in canonical form.
+    """
+    mine = event.content()
+    theirs = recorded.content()
+    for name in recorded.redacted_fields:
+        mine["data"].pop(name, None)
+        theirs["data"].pop(name, None)
+    return canonical_json(mine) == canonical_json(theirs)
+
+
+def _recorded(row: asyncpg.Record, keys: dict[str, bytes | None]) -> RecordedEvent:
+    data: dict[str, Any] = row["data"]
+    redacted: frozenset[str] = frozenset()
+    subject = row["subject_id"]
+    if subject is not None:
+        data, redacted = decrypt_fields(keys.get(subject), row["event_id"], data)
+    return RecordedEvent(
+        global_position=row["global_position"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        event_id=row["event_id"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+        actor=Actor.model_validate(row["actor"]),
+        correlation_id=row["correlation_id"],
+        subject_id=subject,
+        data=data,
+        metadata=row["metadata"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+        redacted_fields=redacted,
+    )

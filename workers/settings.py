@@ -1,0 +1,100 @@
+"""Typed settings: the only place sharehub reads its environment.
+
+Every process takes ``SHAREHUB_DATABASE_URL``, ``SHAREHUB_TEMPORAL_ADDRESS`` and
+``SHAREHUB_NATS_URL``. When one is unset, the process looks for the stack that
+``sharehub up`` is running and recorded in its state file (``.sharehub/stack.json``),
+so a command typed in a second terminal finds the running stack by itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STATE_FILE_NAME = "stack.json"
+MASTER_KEY_FILE_NAME = "master.key"
+
+
+class StackNotFound(RuntimeError):
+    """A service address is neither configured nor published by a running ``sharehub up``."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHAREHUB_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of the database owner (migrations, operations).",
+    )
+    temporal_address: str | None = Field(default=None, description="Temporal frontend host:port.")
+    temporal_namespace: str = "default"
+    temporal_ui_url: str | None = None
+    nats_url: str | None = Field(default=None, description="NATS URL, e.g. nats://127.0.0.1:4222")
+    home: Path = Field(
+        default=Path(".sharehub"),
+        description="Where the embedded services keep their data and the state file.",
+    )
+    master_key: str | None = Field(
+        default=None,
+        description="Base64 of the 32-byte key that wraps per-subject data keys. "
+        "Without it, one is generated once under the home folder.",
+    )
+
+    @property
+    def state_file(self) -> Path:
+        return self.home / STATE_FILE_NAME
+
+    @cached_property
+    def running_stack(self) -> dict[str, Any]:
+        """What ``sharehub up`` published about the stack it runs, or ``{}``."""
+        try:
+            return dict(json.loads(self.state_file.read_text()))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _resolve(self, configured: str | None, key: str, variable: str) -> str:
+        if configured:
+            return configured
+        published = self.running_stack.get(key)
+        if published:
+            return str(published)
+        raise StackNotFound(
+            f"{variable} is not set and no running stack was found at {self.state_file}; "
+            "start one with `make up` or set the variable."
+        )
+
+    def resolved_database_url(self) -> str:
+        return self._resolve(self.database_url, "database_url", "SHAREHUB_DATABASE_URL")
+
+    def resolved_temporal_address(self) -> str:
+        return self._resolve(self.temporal_address, "temporal_address", "SHAREHUB_TEMPORAL_ADDRESS")
+
+    def resolved_nats_url(self) -> str:
+        return self._resolve(self.nats_url, "nats_url", "SHAREHUB_NATS_URL")
+
+    def master_key_bytes(self) -> bytes:
+        """The key-encryption key; generated once for a local stack when none is configured."""
+        if self.master_key:
+            key = base64.b64decode(self.master_key)
+        else:
+            path = self.home / MASTER_KEY_FILE_NAME
+            if not path.exists():
+                self.home.mkdir(parents=True, exist_ok=True)
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:  # another process made it first: use theirs
+                    pass
+                else:
+                    with os.fdopen(fd, "wb") as out:
+                        out.write(base64.b64encode(os.urandom(32)))
+            key = base64.b64decode(path.read_bytes())
+        if len(key) != 32:
+            raise ValueError("SHAREHUB_MASTER_KEY must be 32 bytes, base64-encoded")
+        return key
