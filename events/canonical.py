@@ -18,8 +18,8 @@ property-based test holds the two to the same output.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +32,17 @@ _MAX_SAFE_INTEGER = 2**53 - 1
 
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 bytes of a JSON-compatible value."""
-    if type(value) is str or _is_plain_json(value):
+    kind = type(value)
+    if kind is str:
+        try:
+            return orjson.dumps(value)
+        except orjson.JSONEncodeError:  # a lone surrogate: let the reference reject it
+            return rfc8785.dumps(value)
+    if value is None:
+        return b"null"
+    if kind is int and -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER:
+        return str(value).encode()
+    if _is_plain_json(value):
         try:
             return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         except orjson.JSONEncodeError:  # a lone surrogate: let the reference reject it
@@ -70,44 +80,68 @@ def _is_plain_json(value: Any) -> bool:
     return True
 
 
-class CanonicalTemplate:
-    """The canonical bytes of an object, with a few members filled in later.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnvelopeParts:
+    """An event envelope's members, each already in canonical form.
 
-    The store renders most of an event's canonical form before it queues for the
-    append lock, and fills in only what is known under the lock (global position,
-    stream version, recorded time), so the serialised section stays short. The
-    object is serialised once with a unique placeholder in each slot, and the
-    bytes are cut where the placeholders landed.
+    RFC 8785 serialises an object as its members in key order, each value in its
+    own canonical form, so the envelope's canonical bytes are these parts joined
+    in a fixed order. The store renders the parts before it queues for the append
+    lock and joins them once it knows the global position, stream version and
+    recorded time. The same parts are what the JSON columns store, which lets the
+    database rebuild the canonical bytes from the columns by concatenation alone
+    (``events_canonical_from_columns`` in the schema) — no JSON parsing — when an
+    auditor checks that no column was edited.
     """
 
-    # One marker per process: a NUL-framed random token no event can contain by accident.
-    _MARKER = os.urandom(8).hex()
+    actor: bytes
+    correlation_id: bytes
+    data: bytes
+    event_id: bytes
+    metadata: bytes
+    occurred_at: bytes
+    schema_version: bytes
+    stream_id: bytes
+    subject_id: bytes
+    type: bytes
 
-    def __init__(self, fixed: Mapping[str, Any], slots: tuple[str, ...]) -> None:
-        if set(slots) & fixed.keys():
-            raise ValueError("slots must be distinct from the fixed members")
-        placeholders = {slot: f"\x00{self._MARKER}:{slot}\x00" for slot in slots}
-        whole = canonical_json({**fixed, **placeholders})
-        self._slots = slots
-        self._order: list[str] = []
-        self._literals: list[bytes] = []
-        encoded = {slot: canonical_json(text) for slot, text in placeholders.items()}
-        cuts = sorted((whole.index(encoded[slot]), slot) for slot in slots)
-        start = 0
-        for offset, slot in cuts:
-            self._literals.append(whole[start:offset])
-            self._order.append(slot)
-            start = offset + len(encoded[slot])
-        self._literals.append(whole[start:])
+    @classmethod
+    def of(cls, envelope: Mapping[str, Any]) -> EnvelopeParts:
+        return cls(**{name: canonical_json(envelope[name]) for name in cls.__slots__})
 
-    def render(self, **values: Any) -> bytes:
-        if values.keys() != set(self._slots):
-            raise ValueError(f"expected values for {sorted(self._slots)}")
-        parts = [self._literals[0]]
-        for key, literal in zip(self._order, self._literals[1:], strict=True):
-            parts.append(canonical_json(values[key]))
-            parts.append(literal)
-        return b"".join(parts)
+    def render(self, *, global_position: int, stream_version: int, recorded_at: str) -> bytes:
+        # Keys in RFC 8785 order (all ASCII, so plain string order).
+        return b"".join(
+            (
+                b'{"actor":',
+                self.actor,
+                b',"correlation_id":',
+                self.correlation_id,
+                b',"data":',
+                self.data,
+                b',"event_id":',
+                self.event_id,
+                b',"global_position":',
+                str(global_position).encode(),
+                b',"metadata":',
+                self.metadata,
+                b',"occurred_at":',
+                self.occurred_at,
+                b',"recorded_at":',
+                canonical_json(recorded_at),
+                b',"schema_version":',
+                self.schema_version,
+                b',"stream_id":',
+                self.stream_id,
+                b',"stream_version":',
+                str(stream_version).encode(),
+                b',"subject_id":',
+                self.subject_id,
+                b',"type":',
+                self.type,
+                b"}",
+            )
+        )
 
 
 def chain_hash(prev_hash: bytes, canonical: bytes) -> bytes:
@@ -115,7 +149,10 @@ def chain_hash(prev_hash: bytes, canonical: bytes) -> bytes:
 
 
 def format_timestamp(moment: datetime) -> str:
-    """UTC, microsecond precision, ``Z`` suffix: one spelling for every instant."""
+    """UTC, microsecond precision, ``Z`` suffix: one spelling for every instant.
+
+    The schema's ``events_canonical_from_columns`` spells it the same way.
+    """
     if moment.tzinfo is None:
         raise ValueError("timestamps in events must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

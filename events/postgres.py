@@ -20,11 +20,12 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
+import orjson
 from asyncpg.pool import PoolConnectionProxy
 
 from events.canonical import (
     GENESIS_HASH,
-    CanonicalTemplate,
+    EnvelopeParts,
     canonical_json,
     chain_hash,
     format_timestamp,
@@ -56,19 +57,17 @@ _EVENT_COLUMNS = (
     " recorded_at, actor, correlation_id, subject_id, data, metadata, prev_hash, hash"
 )
 
-# The structured columns are derived by the server from the very canonical bytes
-# that were hashed, so at write time they cannot disagree with the chain.
+# One statement per batch: every column as an array, so the rows travel in one
+# message. The canonical bytes and the JSON columns come from the same rendered
+# parts (see events.canonical.EnvelopeParts), so they agree by construction.
 _INSERT_EVENTS = f"""
-WITH rows AS MATERIALIZED (  -- parse each row once, not once per column
-    SELECT convert_from(c, 'UTF8')::jsonb AS j, c, p, h
-    FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) AS r(c, p, h)
-), inserted AS (
+WITH inserted AS (
     INSERT INTO events ({_EVENT_COLUMNS}, canonical)
-    SELECT (j->>'global_position')::bigint, j->>'stream_id', (j->>'stream_version')::integer,
-           (j->>'event_id')::uuid, j->>'type', (j->>'schema_version')::integer,
-           (j->>'occurred_at')::timestamptz, (j->>'recorded_at')::timestamptz, j->'actor',
-           j->>'correlation_id', j->>'subject_id', j->'data', j->'metadata', p, h, c
-    FROM rows
+    SELECT p, s, v, e, t, sv, o, r, a::json, c, sub, d::json, m::json, ph, h, can
+    FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::uuid[], $5::text[],
+                $6::integer[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[],
+                $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], $16::bytea[])
+         AS r(p, s, v, e, t, sv, o, r, a, c, sub, d, m, ph, h, can)
     RETURNING global_position
 )
 SELECT pg_notify('{NOTIFY_CHANNEL}', max(global_position)::text) FROM inserted
@@ -79,9 +78,30 @@ SELECT pg_notify('{NOTIFY_CHANNEL}', max(global_position)::text) FROM inserted
 class _PendingAppend:
     stream_id: str
     events: list[NewEvent]
-    templates: list[CanonicalTemplate]
+    parts: list[EnvelopeParts]
     expected_version: int | None
     outcome: asyncio.Future[list[RecordedEvent]]
+
+
+# One row of the INSERT, in the order of _EVENT_COLUMNS and then `canonical`.
+_Row = tuple[
+    int,
+    str,
+    int,
+    UUID,
+    str,
+    int,
+    datetime,
+    datetime,
+    str,
+    str | None,
+    str | None,
+    str,
+    str,
+    bytes,
+    bytes,
+    bytes,
+]
 
 
 class _Placement(NamedTuple):
@@ -109,8 +129,7 @@ class _BatchState:
 
 def _recorded_from(placement: _Placement) -> RecordedEvent:
     event = placement.event
-    # Built without re-validation: every field comes from validated input.
-    return RecordedEvent.model_construct(
+    return RecordedEvent(
         global_position=placement.global_position,
         stream_id=placement.stream_id,
         stream_version=placement.stream_version,
@@ -151,7 +170,7 @@ _Connection = asyncpg.Connection | PoolConnectionProxy
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
     await connection.set_type_codec(
-        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        "json", encoder=json.dumps, decoder=orjson.loads, schema="pg_catalog"
     )
 
 
@@ -276,14 +295,16 @@ class PostgresEventStore:
     ) -> list[RecordedEvent]:
         if not events:
             return []
+        if not stream_id or "\x00" in stream_id:
+            raise ValueError("a stream id is non-empty text without NUL characters")
         if expected_version is not None and expected_version < 0:
             raise ValueError("expected_version is 0 for a new stream, or a stream's version")
         sealed = [await self._seal(event) for event in events]
         pending = _PendingAppend(
             stream_id=stream_id,
             events=list(events),
-            templates=[
-                _envelope_template(stream_id, event, data)
+            parts=[
+                _envelope_parts(stream_id, event, data)
                 for event, data in zip(events, sealed, strict=True)
             ],
             expected_version=expected_version,
@@ -353,13 +374,11 @@ class PostgresEventStore:
                 versions=dict(zip(streams, head["versions"], strict=True)),
                 stored=await self._fetch_events(connection, set(head["existing_ids"])),
             )
-            rows: list[tuple[bytes, bytes, bytes]] = []
+            rows: list[_Row] = []
             decisions = [(pending, self._place(pending, state, rows)) for pending in batch]
             if rows:
-                canonical, prev, hashes = zip(*rows, strict=True)
-                insert = asyncio.ensure_future(
-                    connection.execute(_INSERT_EVENTS, canonical, prev, hashes)
-                )
+                columns = [list(column) for column in zip(*rows, strict=True)]
+                insert = asyncio.ensure_future(connection.execute(_INSERT_EVENTS, *columns))
                 await asyncio.sleep(0)  # the INSERT is on the wire: build answers meanwhile
             answers = [(pending, _answer(decision)) for pending, decision in decisions]
             if rows:
@@ -373,7 +392,7 @@ class PostgresEventStore:
                 pending.outcome.set_result(answer)
 
     def _place(
-        self, pending: _PendingAppend, state: _BatchState, rows: list[tuple[bytes, bytes, bytes]]
+        self, pending: _PendingAppend, state: _BatchState, rows: list[_Row]
     ) -> list[_Placement] | list[RecordedEvent] | EventStoreError:
         """Decide one append within the batch: a replay, a conflict, or new rows."""
         if any(
@@ -389,14 +408,33 @@ class PostgresEventStore:
         recorded_at = datetime.now(UTC)
         recorded_text = format_timestamp(recorded_at)
         placements: list[_Placement] = []
-        for event, template in zip(pending.events, pending.templates, strict=True):
+        for event, parts in zip(pending.events, pending.parts, strict=True):
             state.position += 1
             current += 1
-            canonical = template.render(
+            canonical = parts.render(
                 global_position=state.position, stream_version=current, recorded_at=recorded_text
             )
             digest = chain_hash(state.prev_hash, canonical)
-            rows.append((canonical, state.prev_hash, digest))
+            rows.append(
+                (
+                    state.position,
+                    pending.stream_id,
+                    current,
+                    event.event_id,
+                    event.type,
+                    event.schema_version,
+                    event.occurred_at,
+                    recorded_at,
+                    parts.actor.decode(),
+                    event.correlation_id,
+                    event.subject_id,
+                    parts.data.decode(),
+                    parts.metadata.decode(),
+                    state.prev_hash,
+                    digest,
+                    canonical,
+                )
+            )
             placement = _Placement(
                 event,
                 pending.stream_id,
@@ -519,7 +557,7 @@ class PostgresEventStore:
             raise _translate(e) from e
 
     async def first_row_unlike_its_canonical(self, *, from_position: int = 1) -> int | None:
-        """Checked by the database, where a parallel scan can spread the JSON parsing."""
+        """Checked by the database, in a parallel scan, while the caller walks the chain."""
         try:
             async with self._pool.acquire() as connection:
                 # "+ 0" keeps the planner from answering min() by walking the
@@ -527,14 +565,13 @@ class PostgresEventStore:
                 # fetch(), not fetchval(): a row limit on the wire disables
                 # parallel query.
                 [row] = await connection.fetch(
-                    "SELECT min(global_position + 0) FROM events"
-                    " WHERE global_position >= $1 AND NOT events_row_matches_canonical(events)",
+                    "SELECT min(global_position + 0) FROM events WHERE global_position >= $1"
+                    " AND canonical <> events_canonical_from_columns(events)",
                     from_position,
                 )
-                found = row[0]
         except _DRIVER_ERRORS as e:
             raise _translate(e) from e
-        return None if found is None else int(found)
+        return None if row[0] is None else int(row[0])
 
     async def _select(self, query: str, *args: Any) -> list[RecordedEvent]:
         try:
@@ -617,21 +654,10 @@ class PostgresEventStore:
         return bool(result == "UPDATE 1")
 
 
-_PLACED_MEMBERS = ("global_position", "stream_version", "recorded_at")
-
-
-def _envelope_template(
-    stream_id: str, event: NewEvent, sealed: dict[str, Any]
-) -> CanonicalTemplate:
-    """The event's canonical form, less the members only known under the lock."""
-    return CanonicalTemplate(
-        {
-            "stream_id": stream_id,
-            "event_id": str(event.event_id),
-            **event.content(),
-            "data": sealed,
-        },
-        _PLACED_MEMBERS,
+def _envelope_parts(stream_id: str, event: NewEvent, sealed: dict[str, Any]) -> EnvelopeParts:
+    """The event's canonical members, less those only known under the append lock."""
+    return EnvelopeParts.of(
+        {"stream_id": stream_id, "event_id": str(event.event_id), **event.content(), "data": sealed}
     )
 
 

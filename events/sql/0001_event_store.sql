@@ -1,9 +1,11 @@
 -- The event store: sharehub's legal record.
 --
 -- Each row keeps the exact canonical bytes (RFC 8785 JSON) that its hash covers,
--- so an auditor re-hashes stored bytes instead of re-serialising events, and the
--- structured columns beside them are checked against those bytes by
--- events_row_matches_canonical() below.
+-- so an auditor re-hashes stored bytes instead of re-serialising events. The
+-- structured columns beside them hold the same values; actor, data and metadata
+-- are `json` (not `jsonb`) so that they keep the very canonical text that was
+-- hashed, and events_canonical_from_columns() below can rebuild the canonical
+-- bytes from the columns by concatenation, without parsing any JSON.
 
 DO $$
 BEGIN
@@ -23,11 +25,11 @@ CREATE TABLE events (
     schema_version  integer     NOT NULL,
     occurred_at     timestamptz NOT NULL,
     recorded_at     timestamptz NOT NULL,
-    actor           jsonb       NOT NULL,
+    actor           json        NOT NULL,
     correlation_id  text,
     subject_id      text,
-    data            jsonb       NOT NULL,
-    metadata        jsonb       NOT NULL,
+    data            json        NOT NULL,
+    metadata        json        NOT NULL,
     canonical       bytea       NOT NULL,
     prev_hash       bytea       NOT NULL CHECK (length(prev_hash) = 32),
     hash            bytea       NOT NULL CHECK (length(hash) = 32),
@@ -54,25 +56,31 @@ CREATE TRIGGER events_append_only
     BEFORE UPDATE OR DELETE OR TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
 
--- Does a row's structured copy say exactly what its hashed canonical bytes say?
--- Verification runs this on the server, in a parallel scan, while the client
--- hashes the bytes.
-CREATE FUNCTION events_row_matches_canonical(e events) RETURNS boolean
+-- The canonical bytes a row's columns spell, key by key in RFC 8785 order.
+-- An auditor compares them with the stored, hashed bytes: any edited column
+-- shows. to_json() escapes strings as RFC 8785 does (\" \\ \b \f \n \r \t,
+-- other control characters as lowercase \u00xx, everything else as is), and the
+-- timestamps are spelled as events.canonical.format_timestamp spells them.
+CREATE FUNCTION events_canonical_from_columns(e events) RETURNS bytea
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT convert_from(e.canonical, 'UTF8')::jsonb = jsonb_build_object(
-        'global_position', e.global_position,
-        'stream_id', e.stream_id,
-        'stream_version', e.stream_version,
-        'event_id', e.event_id,
-        'type', e.type,
-        'schema_version', e.schema_version,
-        'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        'recorded_at', to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        'actor', e.actor,
-        'correlation_id', e.correlation_id,
-        'subject_id', e.subject_id,
-        'data', e.data,
-        'metadata', e.metadata)
+    SELECT convert_to(
+        '{"actor":' || e.actor::text
+        || ',"correlation_id":' || coalesce(to_json(e.correlation_id)::text, 'null')
+        || ',"data":' || e.data::text
+        || ',"event_id":"' || e.event_id::text
+        || '","global_position":' || e.global_position::text
+        || ',"metadata":' || e.metadata::text
+        || ',"occurred_at":"'
+        || to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        || '","recorded_at":"'
+        || to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        || '","schema_version":' || e.schema_version::text
+        || ',"stream_id":' || to_json(e.stream_id)::text
+        || ',"stream_version":' || e.stream_version::text
+        || ',"subject_id":' || coalesce(to_json(e.subject_id)::text, 'null')
+        || ',"type":' || to_json(e.type)::text
+        || '}',
+        'UTF8')
 $$;
 
 -- The first step of every append transaction, in one round trip: take the
@@ -140,5 +148,5 @@ REVOKE ALL ON events, subject_keys FROM PUBLIC;
 GRANT SELECT, INSERT ON events TO sharehub_app;
 GRANT SELECT, INSERT ON subject_keys TO sharehub_app;
 GRANT UPDATE (wrapped_key, shredded_at) ON subject_keys TO sharehub_app;
-GRANT EXECUTE ON FUNCTION events_row_matches_canonical(events) TO sharehub_app;
+GRANT EXECUTE ON FUNCTION events_canonical_from_columns(events) TO sharehub_app;
 GRANT EXECUTE ON FUNCTION events_append_begin(text[], uuid[]) TO sharehub_app;

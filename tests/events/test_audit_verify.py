@@ -6,6 +6,7 @@ import asyncpg
 import pytest
 
 from events.audit import verify_chain
+from events.envelope import Actor, NewEvent
 from events.postgres import PostgresEventStore
 from tests.events.sample_events import OFFICER, concern
 
@@ -47,7 +48,7 @@ async def test_edited_data_is_found(
 ) -> None:
     await tamper(
         owner,
-        """UPDATE events SET data = jsonb_set(data, '{summary}', '"nothing to see"')
+        """UPDATE events SET data = '{"rag":"red","summary":"nothing to see"}'
            WHERE global_position = 2""",
     )
     report = await verify_chain(log_of_six)
@@ -110,3 +111,31 @@ async def test_an_intact_log_after_many_appends_verifies(log_of_six: PostgresEve
     report = await verify_chain(log_of_six, on_progress=progress.append, progress_every=2)
     assert report.intact and report.events_checked == 6
     assert progress[-1] == 6
+
+
+TRICKY_TEXT = [
+    'quote " backslash \\ slash /',
+    "controls \b \f \n \r \t \x00 \x01 \x1f and DEL \x7f",
+    "unicode é ñ 日本 😀 \u2028 \u2029",
+    "",
+]
+
+
+async def test_the_database_rebuilds_the_canonical_bytes_of_tricky_events(
+    store: PostgresEventStore,
+) -> None:
+    # The column check rebuilds canonical bytes in SQL; any difference in string
+    # escaping or timestamp spelling from the Python side would read as tampering.
+    for index, text in enumerate(TRICKY_TEXT):
+        column_text = text.replace("\x00", "")  # NUL is refused in text columns
+        event = NewEvent(
+            type=f"Tricky{column_text}",
+            actor=Actor(id=text or "x", role="hub_officer", agency=None),
+            correlation_id=column_text,
+            subject_id=None,
+            data={"text": text, "nested": {text: [text, 1, True, None]}, "n": -(2**53) + 1},
+            metadata={"why": text},
+        )
+        await store.append(f"tricky-{column_text}-{index}", [event], expected_version=0)
+    assert await store.first_row_unlike_its_canonical() is None
+    assert (await verify_chain(store)).intact

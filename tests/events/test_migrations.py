@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -12,17 +10,6 @@ import pytest
 from events.errors import MigrationError
 from events.migrations import available_migrations
 from events.postgres import migrate
-from tests.events.conftest import with_database
-
-
-@pytest.fixture
-async def empty_database(postgres_url: str) -> AsyncIterator[str]:
-    name = f"sharehub_empty_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    yield with_database(postgres_url, name)
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
 
 
 async def test_two_runners_at_once_apply_each_migration_exactly_once(empty_database: str) -> None:

@@ -8,6 +8,7 @@ import uuid
 
 import asyncpg
 import pytest
+from pydantic import ValidationError
 
 from events.audit import verify_chain
 from events.canonical import GENESIS_HASH, chain_hash
@@ -273,3 +274,13 @@ async def test_subscription_falls_back_to_polling_without_notifications(
 async def test_new_event_ids_are_unique_by_default() -> None:
     assert noted().event_id != noted().event_id
     assert isinstance(noted().event_id, uuid.UUID)
+
+
+async def test_text_a_column_cannot_hold_is_refused_before_anything_is_written(
+    store: PostgresEventStore,
+) -> None:
+    with pytest.raises(ValidationError, match="type"):
+        NewEvent(type="Bad\x00Type", actor=OFFICER)
+    with pytest.raises(ValueError, match="stream id"):
+        await store.append("bad\x00stream", [noted()], expected_version=0)
+    assert await store.head_position() == 0

@@ -1,0 +1,18 @@
+# The sharehub processes on real infrastructure (see docker-compose.yml). Every
+# process is the same image with a different `sharehub` command.
+FROM python:3.11-slim
+
+RUN pip install --no-cache-dir uv
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --locked --no-dev --no-install-project
+COPY events ./events
+COPY workflows ./workflows
+COPY workers ./workers
+RUN uv sync --locked --no-dev
+
+RUN useradd --system --home /app sharehub
+USER sharehub
+ENV PATH="/app/.venv/bin:$PATH"
+ENTRYPOINT ["sharehub"]
+CMD ["--help"]

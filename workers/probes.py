@@ -1,0 +1,65 @@
+"""Is it up? One probe per service of the stack.
+
+A probe really talks to its service, the way sharehub will, and raises when the service
+does not answer properly. It returns a short description for humans (the server's
+version). Probes do not time out by themselves: callers bound them with
+``asyncio.timeout``. The launchers use the probes to wait until a server is
+ready, and ``sharehub status`` to report on a running stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import nats
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, GetSystemInfoRequest
+from temporalio.client import Client
+
+
+async def probe_postgres(url: str) -> str:
+    connection = await asyncpg.connect(url)
+    try:
+        version = await connection.fetchval("SHOW server_version")
+    finally:
+        await connection.close()
+    return f"PostgreSQL {version}"
+
+
+async def probe_temporal(address: str, *, namespace: str = "default") -> str:
+    description = await _describe_temporal(address, namespace)
+    # The client is gone by now, but its Rust core closes the connection on threads of its
+    # own, which abort the interpreter if it is exiting meanwhile: a short-lived process
+    # like `sharehub status` would crash one time in twenty (temporalio/sdk-python#300).
+    await asyncio.sleep(0.1)
+    return description
+
+
+async def _describe_temporal(address: str, namespace: str) -> str:
+    client = await Client.connect(address, namespace=namespace)
+    service = client.workflow_service
+    # Workers need their namespace, which the dev server registers while starting.
+    await service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
+    info = await service.get_system_info(GetSystemInfoRequest())
+    return f"Temporal {info.server_version}, namespace {namespace}"
+
+
+async def probe_nats(url: str) -> str:
+    async def ignore_error(error: Exception) -> None:
+        """The probe reports failures itself; the default callback would log them."""
+
+    # One quick retry, then NoServersError: nats-py reads 0 attempts as "no limit" and
+    # would otherwise keep trying every two seconds.
+    connection = await nats.connect(
+        url,
+        allow_reconnect=False,
+        max_reconnect_attempts=1,
+        reconnect_time_wait=0,
+        error_cb=ignore_error,
+    )
+    try:
+        await connection.jetstream().account_info()  # answers only when JetStream is on
+        version = connection.connected_server_version
+    finally:
+        await connection.close()
+    return f"nats-server {version.major}.{version.minor}.{version.patch}, JetStream on"
