@@ -165,6 +165,7 @@ def _translate(error: BaseException) -> EventStoreError:
 
 
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+_COMMITTERS = 2
 _Connection = asyncpg.Connection | PoolConnectionProxy
 
 
@@ -245,7 +246,7 @@ class PostgresEventStore:
         self._database_url = database_url
         self._max_batch_events = max_batch_events
         self._queue: asyncio.Queue[_PendingAppend] = asyncio.Queue()
-        self._committer: asyncio.Task[None] | None = None
+        self._committers: list[asyncio.Task[None]] = []
 
     @classmethod
     async def open(
@@ -262,7 +263,8 @@ class PostgresEventStore:
             pool = await asyncpg.create_pool(
                 database_url,
                 min_size=min_connections,
-                max_size=max_connections,
+                # The committers hold their connections; reads need their own.
+                max_size=max(max_connections, _COMMITTERS + 2),
                 init=_init_connection,
                 server_settings={"role": APP_ROLE},
             )
@@ -276,10 +278,10 @@ class PostgresEventStore:
         )
 
     async def close(self) -> None:
-        if self._committer is not None:
-            self._committer.cancel()
-            await asyncio.gather(self._committer, return_exceptions=True)
-            self._committer = None
+        for committer in self._committers:
+            committer.cancel()
+        await asyncio.gather(*self._committers, return_exceptions=True)
+        self._committers = []
         await self._pool.close()
 
     async def __aenter__(self) -> PostgresEventStore:
@@ -310,7 +312,7 @@ class PostgresEventStore:
             expected_version=expected_version,
             outcome=asyncio.get_running_loop().create_future(),
         )
-        self._ensure_committer()
+        self._ensure_committers()
         await self._queue.put(pending)
         return await pending.outcome
 
@@ -326,11 +328,31 @@ class PostgresEventStore:
             raise SubjectShredded(event.subject_id)
         return encrypt_fields(data_key, event.event_id, event.data, personal)
 
-    def _ensure_committer(self) -> None:
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.create_task(self._commit_forever(), name="event-committer")
+    def _ensure_committers(self) -> None:
+        """Two committers, each on its own connection, so that turns overlap.
+
+        While one committer's batch waits for its COMMIT to reach the disk, the
+        other has already sent its next batch's first statement, which waits on
+        the append lock inside the database and goes ahead the moment the lock
+        is free. The lock still orders every write.
+        """
+        self._committers = [task for task in self._committers if not task.done()]
+        while len(self._committers) < _COMMITTERS:
+            self._committers.append(
+                asyncio.create_task(self._commit_forever(), name="event-committer")
+            )
 
     async def _commit_forever(self) -> None:
+        while True:
+            try:
+                async with self._pool.acquire() as connection:
+                    await self._commit_on(connection)
+            except _DRIVER_ERRORS:
+                # The connection broke mid-batch; that batch's appenders have
+                # their error. Carry on with a fresh connection.
+                await asyncio.sleep(0.05)
+
+    async def _commit_on(self, connection: _Connection) -> None:
         while True:
             batch = [await self._queue.get()]
             size = len(batch[0].events)
@@ -338,7 +360,7 @@ class PostgresEventStore:
                 batch.append(self._queue.get_nowait())
                 size += len(batch[-1].events)
             try:
-                await self._commit_batch(batch)
+                await self._commit_batch(connection, batch)
             except BaseException as e:
                 # Nothing of this batch is known to be written (the transaction
                 # rolled back, or the connection died before COMMIT was answered):
@@ -348,10 +370,12 @@ class PostgresEventStore:
                 for pending in batch:
                     if not pending.outcome.done():
                         pending.outcome.set_exception(error)
+                if isinstance(e, _DRIVER_ERRORS) and connection.is_closed():
+                    raise
                 if isinstance(e, asyncio.CancelledError):
                     raise
 
-    async def _commit_batch(self, batch: list[_PendingAppend]) -> None:
+    async def _commit_batch(self, connection: _Connection, batch: list[_PendingAppend]) -> None:
         """Write a batch of appends in one transaction, answering each on its own.
 
         Appends take turns under one lock held to COMMIT (the reasoning is beside
@@ -363,7 +387,7 @@ class PostgresEventStore:
         """
         streams = sorted({pending.stream_id for pending in batch})
         ids = [event.event_id for pending in batch for event in pending.events]
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with connection.transaction():
             head = await connection.fetchrow(
                 "SELECT * FROM events_append_begin($1::text[], $2::uuid[])", streams, ids
             )
