@@ -159,6 +159,14 @@ class WorkingCalendar:
     def _local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()
 
+    def local_date(self, moment: datetime) -> date:
+        """The hub's calendar date at ``moment``."""
+        return self._local_date(_as_utc(moment, "moment"))
+
+    def opening_on(self, day: date) -> datetime:
+        """Opening time on ``day`` in the hub's time zone, as a UTC moment."""
+        return datetime.combine(day, self.opens_at, tzinfo=self.zone).astimezone(UTC)
+
     def _open_days_from(self, day: date) -> Iterator[tuple[datetime, datetime]]:
         """Opening and closing instants of each open day from ``day`` on, without end."""
         while True:
