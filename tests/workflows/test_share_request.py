@@ -28,6 +28,7 @@ from tests.workflows.scenario import (
 from workflows.models import (
     AcknowledgeDisclosure,
     Close,
+    Disclosure,
     FamilyStepKind,
     GiveAdvice,
     RecordDecision,
@@ -102,7 +103,7 @@ async def test_a_request_shared_with_consent_runs_to_closure(
     result = await handle.execute_update(ShareRequestWorkflow.decide, decision())
     assert result.stage is Stage.DISCLOSING  # a manager, with consent: no second sign-off
     # The workflow sends one disclosure per recipient, then the referrer hears the outcome.
-    disclosures = []
+    disclosures: list[Disclosure] = []
     while len(disclosures) < 2:
         disclosures = await handle.query(ShareRequestWorkflow.disclosures)
     for disclosure, person in zip(
@@ -157,7 +158,7 @@ async def test_each_recipient_is_sent_only_what_was_decided_for_it(
         ShareRequestWorkflow.decide,
         decision(outcome=DecisionOutcome.SHARE_PARTIAL, shares=partial),
     )
-    disclosures = []
+    disclosures: list[Disclosure] = []
     while not disclosures:
         disclosures = await handle.query(ShareRequestWorkflow.disclosures)
     [sent] = [
