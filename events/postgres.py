@@ -504,12 +504,15 @@ class PostgresEventStore:
             from_version,
         )
 
-    async def read_all(self, *, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
+    async def read_all(
+        self, *, from_position: int = 1, limit: int = 1000, sealed: bool = False
+    ) -> list[RecordedEvent]:
         return await self._select(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE global_position >= $1"
             " ORDER BY global_position LIMIT $2",
             from_position,
             limit,
+            sealed=sealed,
         )
 
     async def head_position(self) -> int:
@@ -523,7 +526,12 @@ class PostgresEventStore:
         return int(value)
 
     async def subscribe(
-        self, *, from_position: int = 1, batch_size: int = 500, poll_interval: float = 2.0
+        self,
+        *,
+        from_position: int = 1,
+        sealed: bool = False,
+        batch_size: int = 500,
+        poll_interval: float = 2.0,
     ) -> AsyncIterator[RecordedEvent]:
         """Catch up from ``from_position``, then follow new appends as they commit.
 
@@ -531,6 +539,7 @@ class PostgresEventStore:
         poll interval is the fallback when notifications are lost (a dropped
         listener connection). Positions are gap-free and become visible in order,
         so remembering the next position is enough never to skip or repeat.
+        With ``sealed``, personal fields stay as stored (ciphertext).
         """
         wake = asyncio.Event()
         listener = await self._listen(wake)
@@ -538,7 +547,9 @@ class PostgresEventStore:
         try:
             while True:
                 wake.clear()
-                batch = await self.read_all(from_position=next_position, limit=batch_size)
+                batch = await self.read_all(
+                    from_position=next_position, limit=batch_size, sealed=sealed
+                )
                 for event in batch:
                     yield event
                     next_position = event.global_position + 1
@@ -597,11 +608,15 @@ class PostgresEventStore:
             raise _translate(e) from e
         return None if row[0] is None else int(row[0])
 
-    async def _select(self, query: str, *args: Any) -> list[RecordedEvent]:
+    async def _select(self, query: str, *args: Any, sealed: bool = False) -> list[RecordedEvent]:
         try:
             async with self._pool.acquire() as connection:
                 rows = await connection.fetch(query, *args)
-                keys = await self._data_keys(connection, {r["subject_id"] for r in rows})
+                keys = (
+                    None
+                    if sealed
+                    else await self._data_keys(connection, {r["subject_id"] for r in rows})
+                )
         except _DRIVER_ERRORS as e:
             raise _translate(e) from e
         return [_recorded(row, keys) for row in rows]
@@ -677,6 +692,44 @@ class PostgresEventStore:
             raise _translate(e) from e
         return bool(result == "UPDATE 1")
 
+    # ------------------------------------------------------------- checkpoints
+
+    async def checkpoint(self, name: str) -> int:
+        try:
+            async with self._pool.acquire() as connection:
+                position = await connection.fetchval(
+                    "SELECT position FROM checkpoints WHERE name = $1", name
+                )
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+        return 0 if position is None else int(position)
+
+    async def save_checkpoint(self, name: str, position: int) -> None:
+        """Upsert; GREATEST keeps the stored position when a late or stale save is lower.
+
+        Two instances of one reader racing, or a save that arrives after a newer
+        one, must never send the checkpoint back: re-doing work is safe (readers
+        are idempotent), but skipping it after a later forward move is not.
+        ``updated_at`` is refreshed on every save, so it also says when the
+        reader last reported.
+        """
+        if not name or "\x00" in name:
+            raise ValueError("a checkpoint name is non-empty text without NUL characters")
+        if position < 0:
+            raise ValueError("a checkpoint position is 0 or a global position")
+        try:
+            async with self._pool.acquire() as connection:
+                await connection.execute(
+                    "INSERT INTO checkpoints (name, position) VALUES ($1, $2)"
+                    " ON CONFLICT (name) DO UPDATE"
+                    " SET position = GREATEST(checkpoints.position, EXCLUDED.position),"
+                    " updated_at = now()",
+                    name,
+                    position,
+                )
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+
 
 def _envelope_parts(stream_id: str, event: NewEvent, sealed: dict[str, Any]) -> EnvelopeParts:
     """The event's canonical members, less those only known under the append lock."""
@@ -699,11 +752,12 @@ def _same_content(event: NewEvent, recorded: RecordedEvent) -> bool:
     return canonical_json(mine) == canonical_json(theirs)
 
 
-def _recorded(row: asyncpg.Record, keys: dict[str, bytes | None]) -> RecordedEvent:
+def _recorded(row: asyncpg.Record, keys: dict[str, bytes | None] | None) -> RecordedEvent:
+    """The event of ``row``; with ``keys`` None, sealed: its data exactly as stored."""
     data: dict[str, Any] = row["data"]
     redacted: frozenset[str] = frozenset()
     subject = row["subject_id"]
-    if subject is not None:
+    if subject is not None and keys is not None:
         data, redacted = decrypt_fields(keys.get(subject), row["event_id"], data)
     return RecordedEvent(
         global_position=row["global_position"],

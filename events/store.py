@@ -37,12 +37,24 @@ class EventStore(Protocol):
         """The events of one stream in version order."""
         ...
 
-    async def read_all(self, *, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
-        """Up to ``limit`` events of the whole log from ``from_position`` in order."""
+    async def read_all(
+        self, *, from_position: int = 1, limit: int = 1000, sealed: bool = False
+    ) -> list[RecordedEvent]:
+        """Up to ``limit`` events of the whole log from ``from_position`` in order.
+
+        With ``sealed``, ``data`` is exactly as stored: personal fields stay
+        ciphertext and no subject key is looked up. For copies that leave the
+        store, such as the bus, which must never carry personal data in clear.
+        """
         ...
 
-    def subscribe(self, *, from_position: int = 1) -> AsyncIterator[RecordedEvent]:
-        """Every event from ``from_position`` on: catches up, then follows live."""
+    def subscribe(
+        self, *, from_position: int = 1, sealed: bool = False
+    ) -> AsyncIterator[RecordedEvent]:
+        """Every event from ``from_position`` on: catches up, then follows live.
+
+        ``sealed`` as for :meth:`read_all`.
+        """
         ...
 
     async def head_position(self) -> int:
@@ -59,4 +71,12 @@ class EventStore(Protocol):
 
     async def shred(self, subject_id: str) -> bool:
         """Destroy the subject's data key; False if it was already shredded or unknown."""
+        ...
+
+    async def checkpoint(self, name: str) -> int:
+        """The position that the reader ``name`` has finished with (0 if none yet)."""
+        ...
+
+    async def save_checkpoint(self, name: str, position: int) -> None:
+        """Record that ``name`` has finished with ``position``; never moves it backwards."""
         ...

@@ -51,6 +51,23 @@ def status(
     raise typer.Exit(asyncio.run(print_status(Settings(), as_json=as_json)))
 
 
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker: the share-request workflow and its activities."""
+    # Imported here: the worker pulls in the workflows, which other commands never need.
+    from workers.temporal_worker import run_worker
+
+    raise typer.Exit(_run_process(lambda: run_worker(Settings())))
+
+
+@app.command()
+def relay() -> None:
+    """Publish every stored event to NATS JetStream as a CloudEvent, from its checkpoint."""
+    from workers.relay import run_relay
+
+    raise typer.Exit(_run_process(lambda: run_relay(Settings())))
+
+
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply the event store's schema migrations that the database does not have yet."""
@@ -118,14 +135,19 @@ def audit_verify() -> None:
     raise typer.Exit(_run_against_stack(run))
 
 
-def _run_against_stack(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    """Run an async command; a missing stack or store failure is a message, not a trace."""
+def _run_process(main: Callable[[], int]) -> int:
+    """Run a command; a missing stack or store failure is a message, not a trace."""
     try:
-        return asyncio.run(main())
+        return main()
     except StackNotFound as e:
         raise _fail(str(e)) from e
     except EventStoreError as e:
         raise _fail(f"event store: {e}") from e
+
+
+def _run_against_stack(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """Run an async command; a missing stack or store failure is a message, not a trace."""
+    return _run_process(lambda: asyncio.run(main()))
 
 
 if __name__ == "__main__":

@@ -93,9 +93,13 @@ def sharehub_command(*arguments: str) -> tuple[str, ...]:
 
 
 # sharehub's own processes, started in this order once the services answer and the schema
-# is migrated, stopped in the reverse order. One line each, for example:
-#     SharehubProcess(name="worker", argv=sharehub_command("worker")),
-SHAREHUB_PROCESSES: tuple[SharehubProcess, ...] = ()
+# is migrated, stopped in the reverse order. One line each.
+SHAREHUB_PROCESSES: tuple[SharehubProcess, ...] = (
+    # Store -> NATS JetStream; on SIGTERM it saves its checkpoint and closes NATS. Stopped
+    # after the worker, so that it still carries the worker's last events.
+    SharehubProcess(name="relay", argv=sharehub_command("relay")),
+    SharehubProcess(name="worker", argv=sharehub_command("worker")),
+)
 
 
 @dataclass(kw_only=True)

@@ -16,6 +16,7 @@ a deferred family step) are timers in the main loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -138,7 +139,8 @@ class ShareRequestWorkflow:
             await self._send_disclosures_when_decided()
             next_timer = self._next_timer()
             timeout = None if next_timer is None else max(next_timer - workflow.now(), timedelta(0))
-            await workflow.wait_condition(lambda: self._wake, timeout=timeout)
+            with contextlib.suppress(asyncio.TimeoutError):  # a clock is due
+                await workflow.wait_condition(lambda: self._wake, timeout=timeout)
             self._wake = False
             await self._fire_due_timers()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -177,7 +179,8 @@ class ShareRequestWorkflow:
                         deadline=what.deadline,
                         escalated_to=self._policy.escalation.hub_manager.email,
                         policy_version=self._policy.version,
-                    )
+                    ),
+                    occurred_at=due_at,
                 )
             elif isinstance(what, Disclosure):
                 self._disclosures[what.disclosure_id] = what.model_copy(update={"overdue": True})
@@ -187,20 +190,25 @@ class ShareRequestWorkflow:
                         agency=what.agency,
                         acknowledge_by=what.acknowledge_by,
                         escalated_to=self._policy.escalation.hub_manager.email,
-                    )
+                    ),
+                    occurred_at=due_at,
                 )
             elif what == "family":
                 assert self._family_revisit is not None
                 self._family_revisit = None
                 self._stage = Stage.FAMILY_STEP
-                await self._record(FamilyStepDue(revisit_on=due_at.date()))
+                await self._record(
+                    FamilyStepDue(revisit_on=self._policy.working_calendar().local_date(due_at)),
+                    occurred_at=due_at,
+                )
             else:  # an SLA reminder
                 self._sla_fired.add(due_at)
                 assert self._sla is not None
                 await self._record(
                     SlaReminderDue(
                         rag=str(self._rag), fraction=what.fraction, deadline=self._sla.deadline
-                    )
+                    ),
+                    occurred_at=due_at,
                 )
 
     async def _send_disclosures_when_decided(self) -> None:
@@ -626,23 +634,37 @@ class ShareRequestWorkflow:
 
     # ------------------------------------------------------------------ recording
 
-    async def _record(self, *events: DomainEvent, actor: Participant | None = None) -> None:
+    async def _record(
+        self,
+        *events: DomainEvent,
+        actor: Participant | None = None,
+        occurred_at: datetime | None = None,
+    ) -> None:
         async with self._recording:
-            await self._record_locked(*events, actor=actor)
+            await self._record_locked(*events, actor=actor, occurred_at=occurred_at)
 
     async def _after_raise(self) -> None:
         """Hold back a human action that arrives before the raise itself is recorded."""
         await workflow.wait_condition(lambda: self._version > 0)
 
-    async def _record_locked(self, *events: DomainEvent, actor: Participant | None = None) -> None:
-        """Append ``events`` atomically, as ``actor`` (sharehub itself when None)."""
+    async def _record_locked(
+        self,
+        *events: DomainEvent,
+        actor: Participant | None = None,
+        occurred_at: datetime | None = None,
+    ) -> None:
+        """Append ``events`` atomically, as ``actor`` (sharehub itself when None).
+
+        A clock's event occurred when the clock ran out (``occurred_at``), a moment
+        the timer reaches a few milliseconds late.
+        """
         system = Participant(id="sharehub", role=Role.ADMIN)
         new_events = [
             event.to_new_event(
                 actor=(actor or system).as_actor(),
                 subject_id=subject_id_for(self._request.request_id),
                 event_id=workflow.uuid4(),
-                occurred_at=workflow.now(),
+                occurred_at=occurred_at or workflow.now(),
                 correlation_id=str(self._request.request_id),
             )
             for event in events

@@ -3,6 +3,7 @@ Temporal server, and a worker per test on real PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -10,13 +11,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from events.postgres import PostgresEventStore
-from tests.events.conftest import database_url, store, template_database  # noqa: F401
+from tests.events.conftest import (  # noqa: F401
+    MASTER_KEY,
+    database_url,
+    store,
+    template_database,
+)
+from workers.temporal_client import data_converter
 from workflows.activities import ShareRequestActivities
+from workflows.models import ActionResult, StartShareRequest
 from workflows.policy import DataSharingAgreement, load_policy
 from workflows.share_request import ShareRequestWorkflow
 
@@ -28,12 +37,17 @@ def policy() -> DataSharingAgreement:
     return load_policy(DEMO_POLICY)
 
 
+async def start_time_skipping() -> WorkflowEnvironment:
+    server = Path(sys.executable).parent / "temporal-test-server"
+    # The converter every sharehub process uses: pydantic, payloads encrypted.
+    return await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(MASTER_KEY), test_server_existing_path=str(server)
+    )
+
+
 @pytest.fixture(scope="session")
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
-    server = Path(sys.executable).parent / "temporal-test-server"
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=str(server)
-    )
+    env = await start_time_skipping()
     yield env
     await env.shutdown()
 
@@ -53,6 +67,26 @@ class HubWorker:
     env: WorkflowEnvironment
     task_queue: str
     publisher: RecordingPublisher
+    handles: list[WorkflowHandle[ShareRequestWorkflow, ActionResult]] = field(default_factory=list)
+
+    async def begin(
+        self, start_input: StartShareRequest
+    ) -> WorkflowHandle[ShareRequestWorkflow, ActionResult]:
+        handle = await self.env.client.start_workflow(
+            ShareRequestWorkflow.run,
+            start_input,
+            id=str(start_input.request.request_id),
+            task_queue=self.task_queue,
+        )
+        self.handles.append(handle)
+        return handle
+
+    async def end_unfinished(self) -> None:
+        """Terminate what a test left running: the time-skipping server cannot skip
+        time while a workflow whose worker is gone has timers pending."""
+        for handle in self.handles:
+            with contextlib.suppress(RPCError):
+                await handle.terminate("test finished")
 
 
 @pytest.fixture
@@ -69,4 +103,6 @@ async def hub(
         workflows=[ShareRequestWorkflow],
         activities=[activities.record_events, activities.notify_agency],
     ):
-        yield HubWorker(time_skipping, task_queue, publisher)
+        hub = HubWorker(time_skipping, task_queue, publisher)
+        yield hub
+        await hub.end_unfinished()

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 
 from events.audit import verify_chain
 from events.postgres import PostgresEventStore
@@ -52,17 +52,6 @@ from workflows.policy import (
 from workflows.share_request import ShareRequestWorkflow
 
 
-async def begin(
-    hub: HubWorker, start_input: StartShareRequest
-) -> WorkflowHandle[ShareRequestWorkflow, object]:
-    return await hub.env.client.start_workflow(
-        ShareRequestWorkflow.run,
-        start_input,
-        id=str(start_input.request.request_id),
-        task_queue=hub.task_queue,
-    )
-
-
 async def raised(store: PostgresEventStore, start_input: StartShareRequest) -> None:
     """Wait until the workflow has recorded the raise (its first activity)."""
     for _ in range(200):
@@ -95,7 +84,7 @@ async def test_a_request_shared_with_consent_runs_to_closure(
     hub: HubWorker, store: PostgresEventStore, policy: DataSharingAgreement
 ) -> None:
     start_input = start(policy)
-    handle = await begin(hub, start_input)
+    handle = await hub.begin(start_input)
     await handle.execute_update(
         ShareRequestWorkflow.triage,
         Triage(actor=OFFICER, rag=RagRating.AMBER, rationale="Missing episodes, no current harm"),
@@ -147,7 +136,7 @@ async def test_each_recipient_is_sent_only_what_was_decided_for_it(
     hub: HubWorker, store: PostgresEventStore, policy: DataSharingAgreement
 ) -> None:
     start_input = start(policy)
-    handle = await begin(hub, start_input)
+    handle = await hub.begin(start_input)
     await handle.execute_update(
         ShareRequestWorkflow.triage, Triage(actor=OFFICER, rag=RagRating.RED, rationale="Urgent")
     )
@@ -194,7 +183,7 @@ async def test_out_of_order_or_unpermitted_actions_are_rejected_and_write_nothin
     message: str,
 ) -> None:
     start_input = start(policy)
-    handle = await begin(hub, start_input)
+    handle = await hub.begin(start_input)
     await raised(store, start_input)
     with pytest.raises(WorkflowUpdateFailedError) as rejected:
         await handle.execute_update(update, action)
@@ -232,7 +221,7 @@ async def test_decisions_that_break_a_rule_are_rejected_and_write_nothing(
     message: str,
 ) -> None:
     start_input = start(policy)
-    handle = await begin(hub, start_input)
+    handle = await hub.begin(start_input)
     await handle.execute_update(
         ShareRequestWorkflow.triage, Triage(actor=OFFICER, rag=RagRating.GREEN, rationale="Routine")
     )
@@ -246,7 +235,7 @@ async def test_sharing_without_consent_needs_another_managers_sign_off(
     hub: HubWorker, store: PostgresEventStore, policy: DataSharingAgreement
 ) -> None:
     start_input = start(policy)
-    handle = await begin(hub, start_input)
+    handle = await hub.begin(start_input)
     await handle.execute_update(
         ShareRequestWorkflow.triage, Triage(actor=OFFICER, rag=RagRating.AMBER, rationale="Risk")
     )
@@ -280,7 +269,7 @@ async def test_advice_is_sought_without_revealing_who_the_child_is(
     hub: HubWorker, store: PostgresEventStore, policy: DataSharingAgreement
 ) -> None:
     start_input = start(policy)
-    handle = await begin(hub, start_input)
+    handle = await hub.begin(start_input)
     await handle.execute_update(
         ShareRequestWorkflow.seek_advice,
         SeekAdvice(actor=OFFICER, question="Is consent needed before we share with police?"),
@@ -319,7 +308,7 @@ async def test_the_referrer_may_withdraw_before_the_decision(
     hub: HubWorker, store: PostgresEventStore, policy: DataSharingAgreement
 ) -> None:
     start_input = start(policy)
-    handle = await begin(hub, start_input)
+    handle = await hub.begin(start_input)
     await handle.execute_update(
         ShareRequestWorkflow.withdraw, Withdraw(actor=SCHOOL_DSL, reason="Raised in error")
     )
@@ -333,7 +322,7 @@ async def test_personal_data_is_encrypted_in_the_store(
     import asyncpg
 
     start_input = start(policy)
-    handle = await begin(hub, start_input)
+    handle = await hub.begin(start_input)
     await handle.execute_update(
         ShareRequestWorkflow.withdraw, Withdraw(actor=OFFICER, reason="Duplicate of another")
     )
@@ -346,3 +335,23 @@ async def test_personal_data_is_encrypted_in_the_store(
     assert "Okafor" not in raw and "9434765919" not in raw
     [raised, _] = await store.read_stream(stream_id_for(start_input.request.request_id))
     assert raised.data["details"]["people"][0]["family_name"] == "Okafor"
+
+
+async def test_temporal_history_holds_no_plaintext_personal_data(
+    hub: HubWorker, policy: DataSharingAgreement
+) -> None:
+    start_input = start(policy)
+    handle = await hub.begin(start_input)
+    await handle.execute_update(
+        ShareRequestWorkflow.seek_advice, SeekAdvice(actor=OFFICER, question="Consent needed?")
+    )
+    await handle.execute_update(
+        ShareRequestWorkflow.withdraw, Withdraw(actor=OFFICER, reason="Duplicate request")
+    )
+    await handle.result()
+    # The raw history proto, payloads as the server stores them (JSON would
+    # base64 them and hide plaintext from a substring search).
+    history = b"".join(event.SerializeToString() for event in (await handle.fetch_history()).events)
+    assert b"binary/encrypted" in history
+    for secret in (b"Amara", b"Okafor", b"9434765919", b"Ravensbury", b"SW18 4RL"):
+        assert secret not in history
