@@ -76,8 +76,10 @@ class RecordedEvent:
 
     A plain frozen dataclass, not a validating model: the store builds these from
     what it has just validated or read back, on the hot path of every append.
-    ``data`` is decrypted; where the subject's key has been shredded, each personal
-    field reads ``REDACTED`` and its name is listed in ``redacted_fields``.
+    ``data`` is decrypted, unless the event was read sealed (the relay's reads),
+    when personal fields stay the store's ciphertext. Where the subject's key has
+    been shredded, each personal field reads ``REDACTED`` and its name is listed
+    in ``redacted_fields``.
     """
 
     global_position: int

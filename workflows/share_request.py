@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from events.registry import DomainEvent
@@ -301,6 +303,7 @@ class ShareRequestWorkflow:
     async def triage(self, action: Triage) -> ActionResult:
         await self._after_raise()
         async with self._recording:
+            self._still_valid(self._validate_triage, action)
             previous = self._rag
             self._rag, self._rationale = action.rag, action.rationale
             self._sla = self._policy.sla_clock(action.rag, workflow.now())
@@ -340,6 +343,7 @@ class ShareRequestWorkflow:
     @workflow.update
     async def seek_advice(self, action: SeekAdvice) -> ActionResult:
         await self._after_raise()
+        self._still_valid(self._validate_seek_advice, action)
         now = workflow.now()
         calendar = self._policy.working_calendar()
         packet = pseudonymise(
@@ -378,6 +382,7 @@ class ShareRequestWorkflow:
     @workflow.update
     async def give_advice(self, action: GiveAdvice) -> ActionResult:
         await self._after_raise()
+        self._still_valid(self._validate_give_advice, action)
         advice = self._advice[action.advice_id]
         self._advice[action.advice_id] = advice.model_copy(update={"answered": True})
         await self._record(
@@ -398,6 +403,7 @@ class ShareRequestWorkflow:
     @workflow.update
     async def decide(self, action: RecordDecision) -> ActionResult:
         await self._after_raise()
+        self._still_valid(self._validate_decision, action)
         reasons = self._policy.second_sign_off_reasons(
             outcome=action.outcome, consent=action.consent, decided_by=HubRole(action.actor.role)
         )
@@ -485,6 +491,7 @@ class ShareRequestWorkflow:
     @workflow.update
     async def sign_off(self, action: SignOff) -> ActionResult:
         await self._after_raise()
+        self._still_valid(self._validate_sign_off, action)
         self._stage = Stage.DISCLOSING
         await self._record(DecisionSignedOff(comment=action.comment), actor=action.actor)
         self._wake = True
@@ -510,6 +517,7 @@ class ShareRequestWorkflow:
     @workflow.update
     async def acknowledge_disclosure(self, action: AcknowledgeDisclosure) -> ActionResult:
         await self._after_raise()
+        self._still_valid(self._validate_acknowledgement, action)
         disclosure = self._disclosures[action.disclosure_id]
         self._disclosures[action.disclosure_id] = disclosure.model_copy(
             update={"acknowledged": True}
@@ -537,6 +545,7 @@ class ShareRequestWorkflow:
     @workflow.update
     async def record_family_step(self, action: RecordFamilyStep) -> ActionResult:
         await self._after_raise()
+        self._still_valid(self._validate_family_step, action)
         if action.kind is FamilyStepKind.DEFERRED:
             assert action.revisit_on is not None
             self._family_revisit = self._policy.working_calendar().opening_on(action.revisit_on)
@@ -581,6 +590,7 @@ class ShareRequestWorkflow:
     @workflow.update
     async def withdraw(self, action: Withdraw) -> ActionResult:
         await self._after_raise()
+        self._still_valid(self._validate_withdrawal, action)
         self._stage = Stage.WITHDRAWN
         await self._record(ShareRequestWithdrawn(reason=action.reason), actor=action.actor)
         self._wake = True
@@ -602,6 +612,7 @@ class ShareRequestWorkflow:
     @workflow.update
     async def close(self, action: Close) -> ActionResult:
         await self._after_raise()
+        self._still_valid(self._validate_close, action)
         self._stage = Stage.CLOSED
         outcome = self._decision.outcome.value if self._decision else None
         await self._record(ShareRequestClosed(outcome=outcome), actor=action.actor)
@@ -646,6 +657,16 @@ class ShareRequestWorkflow:
     async def _after_raise(self) -> None:
         """Hold back a human action that arrives before the raise itself is recorded."""
         await workflow.wait_condition(lambda: self._version > 0)
+
+    @staticmethod
+    def _still_valid(validator: Callable[[Any], None], action: Any) -> None:
+        """Validate again once the handler runs: two actions can pass their validators
+        against the same state (two decisions at once); the second is refused here,
+        as a business rejection rather than an error that would wedge the workflow."""
+        try:
+            validator(action)
+        except ValueError as e:
+            raise ApplicationError(str(e), type="ActionRejected", non_retryable=True) from e
 
     async def _record_locked(
         self,

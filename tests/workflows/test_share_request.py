@@ -355,3 +355,20 @@ async def test_temporal_history_holds_no_plaintext_personal_data(
     assert b"binary/encrypted" in history
     for secret in (b"Amara", b"Okafor", b"9434765919", b"Ravensbury", b"SW18 4RL"):
         assert secret not in history
+
+
+async def test_two_decisions_at_once_record_exactly_one(
+    hub: HubWorker, store: PostgresEventStore, policy: DataSharingAgreement
+) -> None:
+    start_input = start(policy)
+    handle = await hub.begin(start_input)
+    await handle.execute_update(
+        ShareRequestWorkflow.triage, Triage(actor=OFFICER, rag=RagRating.GREEN, rationale="Low")
+    )
+    results = await asyncio.gather(
+        handle.execute_update(ShareRequestWorkflow.decide, decision()),
+        handle.execute_update(ShareRequestWorkflow.decide, decision(reasons="A second view")),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, WorkflowUpdateFailedError) for r in results) == 1
+    assert (await event_types(store, start_input)).count("DecisionRecorded") == 1
