@@ -337,6 +337,13 @@ class ShareRequestWorkflow:
             self._rationale is None or action.rationale != self._rationale,
             "a re-rating needs its own rationale, not the previous one",
         )
+        try:
+            self._policy.sla_clock(action.rag, workflow.now())
+        except ValueError as e:  # a calendar outside the agreement's known years
+            raise ValueError(
+                f"the data sharing agreement {self._policy.id} v{self._policy.version} "
+                f"cannot time this request: {e}"
+            ) from e
 
     # ------------------------------------------------------------------ advice
 
