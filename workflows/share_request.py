@@ -337,13 +337,7 @@ class ShareRequestWorkflow:
             self._rationale is None or action.rationale != self._rationale,
             "a re-rating needs its own rationale, not the previous one",
         )
-        try:
-            self._policy.sla_clock(action.rag, workflow.now())
-        except ValueError as e:  # a calendar outside the agreement's known years
-            raise ValueError(
-                f"the data sharing agreement {self._policy.id} v{self._policy.version} "
-                f"cannot time this request: {e}"
-            ) from e
+        self._require_agreement_can_time("this request's SLA", rag=action.rag)
 
     # ------------------------------------------------------------------ advice
 
@@ -440,6 +434,7 @@ class ShareRequestWorkflow:
     @decide.validator
     def _validate_decision(self, action: RecordDecision) -> None:
         _require_role(action.actor, HUB_STAFF, "record a decision")
+        self._require_agreement_can_time("disclosures and the referrer's feedback")
         _require(
             self._stage is Stage.TRIAGED,
             "a decision needs a triaged request"
@@ -664,6 +659,24 @@ class ShareRequestWorkflow:
     async def _after_raise(self) -> None:
         """Hold back a human action that arrives before the raise itself is recorded."""
         await workflow.wait_condition(lambda: self._version > 0)
+
+    def _require_agreement_can_time(self, what: str, *, rag: RagRating | None = None) -> None:
+        """Refuse, rather than fail later, when the agreement's calendar ends too soon.
+
+        Deadlines are counted in working hours from the agreement's bank holidays;
+        past the years it knows, the hub must renew the agreement first.
+        """
+        now = workflow.now()
+        try:
+            if rag is not None:
+                self._policy.sla_clock(rag, now)
+            self._policy.acknowledgement_deadline(now)
+            self._policy.referrer_feedback_deadline(now)
+        except ValueError as e:
+            raise ValueError(
+                f"the data sharing agreement {self._policy.id} v{self._policy.version} "
+                f"cannot time {what}: {e}"
+            ) from e
 
     @staticmethod
     def _still_valid(validator: Callable[[Any], None], action: Any) -> None:
