@@ -13,13 +13,14 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from events.postgres import PostgresEventStore
 from events.share_requests import stream_id_for
 from tests.workflows.conftest import HubWorker, start_time_skipping
 from tests.workflows.scenario import OFFICER, start
-from workflows.models import Triage
+from workflows.models import ActionResult, StartShareRequest, Triage
 from workflows.policy import DataSharingAgreement, RagRating
 from workflows.share_request import ShareRequestWorkflow
 
@@ -47,6 +48,18 @@ async def skip_to(hub: HubWorker, weekday: int, hour: int, minute: int) -> datet
     return target
 
 
+async def triaged(
+    hub: HubWorker, policy: DataSharingAgreement, rag: RagRating, rationale: str
+) -> tuple[StartShareRequest, WorkflowHandle[ShareRequestWorkflow, ActionResult]]:
+    """A new request, rated by the hub officer now (where the test put the clock)."""
+    start_input = start(policy)
+    handle = await hub.begin(start_input)
+    await handle.execute_update(
+        ShareRequestWorkflow.triage, Triage(actor=OFFICER, rag=rag, rationale=rationale)
+    )
+    return start_input, handle
+
+
 async def settled(store: PostgresEventStore, request_id: object, kind: str) -> None:
     """Wait (real time) until the workflow has recorded a ``kind`` event."""
     for _ in range(100):
@@ -61,12 +74,7 @@ async def test_amber_triaged_friday_1630_reminds_and_breaches_on_monday(
     hub: HubWorker, store: PostgresEventStore, policy: DataSharingAgreement
 ) -> None:
     friday = await skip_to(hub, weekday=4, hour=16, minute=30)
-    start_input = start(policy)
-    handle = await hub.begin(start_input)
-    await handle.execute_update(
-        ShareRequestWorkflow.triage,
-        Triage(actor=OFFICER, rag=RagRating.AMBER, rationale="Amber risk"),
-    )
+    start_input, _ = await triaged(hub, policy, RagRating.AMBER, "Amber risk")
     await hub.env.sleep(timedelta(days=4))
     await settled(store, start_input.request.request_id, "SlaBreached")
     events = await store.read_stream(stream_id_for(start_input.request.request_id))
@@ -92,12 +100,7 @@ async def test_red_at_0200_runs_round_the_clock_and_goes_to_the_emergency_duty_t
     hub: HubWorker, store: PostgresEventStore, policy: DataSharingAgreement
 ) -> None:
     saturday = await skip_to(hub, weekday=5, hour=2, minute=0)
-    start_input = start(policy)
-    handle = await hub.begin(start_input)
-    await handle.execute_update(
-        ShareRequestWorkflow.triage,
-        Triage(actor=OFFICER, rag=RagRating.RED, rationale="Injury seen"),
-    )
+    start_input, _ = await triaged(hub, policy, RagRating.RED, "Injury seen")
     await hub.env.sleep(timedelta(hours=3))
     await settled(store, start_input.request.request_id, "SlaBreached")
     events = await store.read_stream(stream_id_for(start_input.request.request_id))
@@ -118,11 +121,7 @@ async def test_a_decision_in_time_stops_the_clock(
     from tests.workflows.test_share_request import decision
 
     await skip_to(hub, weekday=1, hour=10, minute=0)
-    start_input = start(policy)
-    handle = await hub.begin(start_input)
-    await handle.execute_update(
-        ShareRequestWorkflow.triage, Triage(actor=OFFICER, rag=RagRating.AMBER, rationale="Amber")
-    )
+    start_input, handle = await triaged(hub, policy, RagRating.AMBER, "Amber")
     await hub.env.sleep(timedelta(hours=2))
     await handle.execute_update(ShareRequestWorkflow.decide, decision())
     await hub.env.sleep(timedelta(days=2))
@@ -138,12 +137,7 @@ async def test_amber_before_a_bank_holiday_monday_breaches_on_tuesday(
     now = await hub.env.get_current_time()
     assert now < friday, "the test server's clock is already past the case"
     await hub.env.sleep(friday - now)
-    start_input = start(policy)
-    handle = await hub.begin(start_input)
-    await handle.execute_update(
-        ShareRequestWorkflow.triage,
-        Triage(actor=OFFICER, rag=RagRating.AMBER, rationale="Amber, before the holiday"),
-    )
+    start_input, _ = await triaged(hub, policy, RagRating.AMBER, "Amber, before the holiday")
     await hub.env.sleep(timedelta(days=5))
     await settled(store, start_input.request.request_id, "SlaBreached")
     events = await store.read_stream(stream_id_for(start_input.request.request_id))
