@@ -173,6 +173,10 @@ class ShareRequestWorkflow:
         for due_at, what in sorted(self._timers(), key=lambda timer: timer[0]):
             if due_at > now:
                 continue
+            # Each record awaits an activity, during which an update may have
+            # decided the request or acknowledged the disclosure: check again.
+            if not any(due == due_at and item is what for due, item in self._timers()):
+                continue
             if isinstance(what, SlaClock):
                 self._sla_fired.add(due_at)
                 await self._record(
