@@ -68,6 +68,44 @@ def relay() -> None:
     raise typer.Exit(_run_process(lambda: run_relay(Settings())))
 
 
+@app.command()
+def demo(
+    requests: Annotated[
+        int, typer.Option("--requests", "-n", min=1, help="How many share requests to play.")
+    ] = 20,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="How many at the same time.")
+    ] = 4,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the fictional cases, to repeat a run.")
+    ] = None,
+) -> None:
+    """Play agencies, hub staff, advisors and recipients through share requests.
+
+    Uses the running stack (or the one the SHAREHUB_* variables name); without
+    one, starts the stack for the run and stops it afterwards.
+    """
+    from rich.console import Console
+
+    from workers.demo import run_demo
+    from workers.devstack import StackError, stack_for_a_command
+    from workflows.policy import PolicyError
+
+    console = Console(highlight=False)
+
+    async def run() -> int:
+        async with stack_for_a_command(Settings(), say=console.print) as settings:
+            run = await run_demo(
+                settings, requests=requests, concurrency=concurrency, seed=seed, console=console
+            )
+        return 0 if run.succeeded else 1
+
+    try:
+        raise typer.Exit(_run_against_stack(run))
+    except (StackError, PolicyError) as e:
+        raise _fail(str(e)) from e
+
+
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply the event store's schema migrations that the database does not have yet."""

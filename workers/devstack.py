@@ -29,7 +29,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -461,3 +461,46 @@ async def print_status(settings: Settings, *, as_json: bool) -> int:
             table.add_row("temporal UI", "", temporal_ui_url)
         Console(soft_wrap=True, highlight=False).print(table)
     return 0 if healthy else 1
+
+
+@contextlib.asynccontextmanager
+async def stack_for_a_command(
+    settings: Settings, *, say: Callable[[str], None], start_within: float = 180.0
+) -> AsyncIterator[Settings]:
+    """The configured or running stack; failing that, ``sharehub up`` run for the block.
+
+    For commands such as ``sharehub demo`` that need the whole stack, worker included.
+    The stack started here keeps its data under the same home folder, so a later
+    ``make up`` finds what the command recorded.
+    """
+    try:
+        settings.resolved_database_url()
+        settings.resolved_temporal_address()
+        settings.resolved_nats_url()
+    except StackNotFound:
+        pass
+    else:
+        yield settings
+        return
+    home = settings.home.resolve()
+    log_file = home / "background-stack.log"
+    say(f"no running stack found: starting one for this command (log: {log_file})")
+    child = ChildProcess.start(
+        "sharehub up", sharehub_command("up"), log_file=log_file, stop_timeout=60.0
+    )
+    try:
+        async with asyncio.timeout(start_within):
+            while True:
+                if child.has_exited():
+                    raise StackError(
+                        f"the stack did not start; the end of {log_file}:\n{child.log_tail()}"
+                    )
+                started = type(settings)(**settings.model_dump())  # reads the new state file
+                with contextlib.suppress(StackNotFound):
+                    if all(component.healthy for component in await check_stack(started)):
+                        break
+                await asyncio.sleep(0.5)
+        yield started
+    finally:
+        say("stopping the stack started for this command")
+        await child.stop()

@@ -35,11 +35,19 @@ class Settings(BaseSettings):
     )
     temporal_address: str | None = Field(default=None, description="Temporal frontend host:port.")
     temporal_namespace: str = "default"
+    temporal_task_queue: str = Field(
+        default="sharehub-share-requests",
+        description="The task queue share-request workflows and their activities run on.",
+    )
     temporal_ui_url: str | None = None
     nats_url: str | None = Field(default=None, description="NATS URL, e.g. nats://127.0.0.1:4222")
     home: Path = Field(
         default=Path(".sharehub"),
         description="Where the embedded services keep their data and the state file.",
+    )
+    policy_file: Path = Field(
+        default=Path("policy/demo-dsa.toml"),
+        description="The data sharing agreement (TOML) new share requests are checked against.",
     )
     master_key: str | None = Field(
         default=None,

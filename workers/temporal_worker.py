@@ -20,7 +20,6 @@ from workers.resources import open_event_store
 from workers.settings import Settings
 from workers.temporal_client import temporal_client
 from workflows.activities import ShareRequestActivities
-from workflows.models import TASK_QUEUE
 from workflows.share_request import ShareRequestWorkflow
 
 logger = logging.getLogger(__name__)
@@ -47,12 +46,12 @@ async def _work_until_stopped(settings: Settings) -> int:
             activities = ShareRequestActivities(store, publisher)
             worker = Worker(
                 client,
-                task_queue=TASK_QUEUE,
+                task_queue=settings.temporal_task_queue,
                 workflows=[ShareRequestWorkflow],
                 activities=[activities.record_events, activities.notify_agency],
             )
             async with worker:
-                logger.info("worker polling task queue %s", TASK_QUEUE)
+                logger.info("worker polling task queue %s", settings.temporal_task_queue)
                 await stop.wait()
                 logger.info("stopping the worker")
     finally:

@@ -26,8 +26,6 @@ from workflows.policy import (
 )
 from workflows.redaction import AdvicePacket, ShareRequestDetails
 
-TASK_QUEUE = "sharehub-share-requests"
-
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=5000)]
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 

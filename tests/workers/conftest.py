@@ -1,0 +1,91 @@
+"""A running sharehub on real servers: the dev Temporal server, NATS JetStream, PostgreSQL.
+
+``worker`` runs the share-request worker in the test process, wired as
+``sharehub worker`` wires it, on a task queue of the test's own.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from faststream.nats import NatsBroker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from events.postgres import PostgresEventStore
+from tests.events.conftest import MASTER_KEY, database_url, template_database  # noqa: F401
+from workers.agency_publisher import NatsAgencyPublisher
+from workers.settings import Settings
+from workers.share_requests import ShareRequestService
+from workers.temporal_client import data_converter
+from workflows.activities import ShareRequestActivities
+from workflows.policy import DataSharingAgreement, load_policy
+from workflows.share_request import ShareRequestWorkflow
+
+DEMO_POLICY = Path(__file__).resolve().parents[2] / "policy" / "demo-dsa.toml"
+
+
+@pytest.fixture
+def settings(
+    database_url: str,  # noqa: F811 (the fixture imported above)
+    temporal_address: str,
+    nats_url: str,
+    tmp_path: Path,
+) -> Settings:
+    return Settings(
+        database_url=database_url,
+        temporal_address=temporal_address,
+        nats_url=nats_url,
+        temporal_task_queue=f"demo-{uuid.uuid4()}",
+        master_key=base64.b64encode(MASTER_KEY).decode(),
+        policy_file=DEMO_POLICY,
+        home=tmp_path / "home",
+    )
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[PostgresEventStore]:
+    store = await PostgresEventStore.open(settings.resolved_database_url(), master_key=MASTER_KEY)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.resolved_temporal_address(), data_converter=data_converter(MASTER_KEY)
+    )
+
+
+@pytest.fixture
+async def worker(
+    settings: Settings, store: PostgresEventStore, client: Client
+) -> AsyncIterator[None]:
+    broker = NatsBroker(settings.resolved_nats_url())
+    publisher = NatsAgencyPublisher(broker)
+    await publisher.start()
+    activities = ShareRequestActivities(store, publisher)
+    async with Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[ShareRequestWorkflow],
+        activities=[activities.record_events, activities.notify_agency],
+    ):
+        yield
+    await broker.stop()
+
+
+@pytest.fixture(scope="session")
+def policy() -> DataSharingAgreement:
+    return load_policy(DEMO_POLICY)
+
+
+@pytest.fixture
+def service(
+    client: Client, settings: Settings, policy: DataSharingAgreement
+) -> ShareRequestService:
+    return ShareRequestService(client, policy, task_queue=settings.temporal_task_queue)

@@ -1,0 +1,391 @@
+"""``sharehub demo``: agencies, hub staff, advisors and recipients, played through N requests.
+
+Each case (see :mod:`workers.demo_cases`) is raised by its referring agency,
+rated by a hub officer, and taken along its path: shared, partly shared,
+declined after advice, withdrawn, shared without consent after a second
+sign-off, or shared with the family step deferred. Recipients learn of their
+disclosures the way real agency systems do, from their own JetStream subject,
+and acknowledge them; the referrer hears the outcome on its subject too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+import nats
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from workers.agency_publisher import AGENCIES_STREAM, AGENCIES_SUBJECTS, DUPLICATE_WINDOW
+from workers.demo_cases import DemoCase, DemoPath, demo_cases
+from workers.jetstream import ensure_stream
+from workers.settings import Settings
+from workers.share_requests import ShareRequestService, ShareRequestServiceError
+from workers.temporal_client import temporal_client
+from workflows.activities import AgencyNotice
+from workflows.models import (
+    AcknowledgeDisclosure,
+    ActionResult,
+    Close,
+    FamilyStepKind,
+    GiveAdvice,
+    Participant,
+    RecordDecision,
+    RecordFamilyStep,
+    Role,
+    SeekAdvice,
+    SignOff,
+    Triage,
+    Withdraw,
+)
+from workflows.policy import (
+    ConsentStatus,
+    DecisionOutcome,
+    LawfulBasis,
+    ProcessingCondition,
+    RagRating,
+    load_policy,
+)
+
+OFFICER = Participant(id="demo-officer-reid", role=Role.HUB_OFFICER)
+MANAGER = Participant(id="demo-manager-aziz", role=Role.HUB_MANAGER)
+ADVISOR = Participant(id="demo-ig-lead-park", role=Role.IG_ADVISOR)
+CASE_TIMEOUT = timedelta(minutes=2)
+FAMILY_REVISIT_AFTER = timedelta(days=14)
+
+
+@dataclass
+class AgencyInbox:
+    """Every notice on the agencies' subjects since the demo began, by request.
+
+    One push consumer over ``sharehub.agency.>`` stands in for the agencies'
+    own systems; it also checks that each notice arrived on the subject of the
+    agency it names.
+    """
+
+    nats_url: str
+    subject_of: dict[str, str]
+    received: dict[UUID, list[AgencyNotice]] = field(default_factory=lambda: defaultdict(list))
+    misdelivered: list[str] = field(default_factory=list)
+    _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    @contextlib.asynccontextmanager
+    async def listening(self) -> AsyncIterator[AgencyInbox]:
+        client = await nats.connect(self.nats_url)
+        try:
+            streams = client.jetstream()
+            await ensure_stream(
+                streams,
+                name=AGENCIES_STREAM,
+                subjects=AGENCIES_SUBJECTS,
+                description="sharehub: notices to each partner agency on its own subject",
+                duplicate_window=DUPLICATE_WINDOW,
+            )
+            subscription = await streams.subscribe(
+                AGENCIES_SUBJECTS,
+                stream=AGENCIES_STREAM,
+                cb=self._on_message,
+                deliver_policy=DeliverPolicy.NEW,
+            )
+            yield self
+            await subscription.unsubscribe()
+        finally:
+            await client.close()
+
+    async def _on_message(self, message: Msg) -> None:
+        notice = AgencyNotice.model_validate_json(message.data)
+        if self.subject_of.get(notice.agency) != message.subject:
+            self.misdelivered.append(f"{notice.kind} for {notice.agency} on {message.subject}")
+        await message.ack()
+        async with self._arrived:
+            self.received[notice.request_id].append(notice)
+            self._arrived.notify_all()
+
+    async def wait_for(self, request_id: UUID, kind: str, count: int) -> list[AgencyNotice]:
+        def arrived() -> list[AgencyNotice]:
+            return [n for n in self.received[request_id] if n.kind == kind]
+
+        async with self._arrived:
+            await self._arrived.wait_for(lambda: len(arrived()) >= count)
+        return arrived()
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    case: DemoCase
+    stage: str
+    events_recorded: int
+    disclosures: int = 0
+    acknowledged: int = 0
+    family_revisit_on: date | None = None
+    failure: str | None = None
+
+    @property
+    def ended_as(self) -> str:
+        if self.family_revisit_on is not None:
+            return f"open: family step due {self.family_revisit_on}"
+        return self.stage
+
+
+class DemoPlayer:
+    """Plays every person in a case, through the same service the API uses."""
+
+    def __init__(self, service: ShareRequestService, inbox: AgencyInbox) -> None:
+        self._service = service
+        self._inbox = inbox
+
+    async def play(self, case: DemoCase) -> DemoOutcome:
+        try:
+            async with asyncio.timeout(CASE_TIMEOUT.total_seconds()):
+                return await self._play(case)
+        except TimeoutError:
+            return DemoOutcome(
+                case=case,
+                stage="stuck",
+                events_recorded=0,
+                failure=f"no progress in {CASE_TIMEOUT}; is `sharehub worker` running?",
+            )
+        except ShareRequestServiceError as e:
+            return DemoOutcome(case=case, stage="refused", events_recorded=0, failure=str(e))
+
+    async def _play(self, case: DemoCase) -> DemoOutcome:
+        request_id = case.request.request_id
+        act = self._service.act
+        await self._service.raise_request(case.request)
+        rag = RagRating.RED if case.path is DemoPath.SECOND_SIGN_OFF else RagRating.AMBER
+        result = await act(
+            request_id,
+            Triage(
+                actor=OFFICER,
+                rag=rag,
+                rationale="Repeated missing episodes and contact with older peers: "
+                "partner checks are needed before the strategy discussion.",
+            ),
+        )
+        if case.path is DemoPath.WITHDRAWN:
+            result = await act(
+                request_id,
+                Withdraw(
+                    actor=case.referrer,
+                    reason="The family has moved out of the borough; the new authority has "
+                    "the referral.",
+                ),
+            )
+            return DemoOutcome(
+                case=case, stage=result.stage, events_recorded=result.events_recorded
+            )
+        if case.path is DemoPath.DECLINED_AFTER_ADVICE:
+            await self._seek_and_give_advice(request_id)
+        result = await act(request_id, self._decision(case))
+        if case.path is DemoPath.SECOND_SIGN_OFF:
+            result = await act(
+                request_id,
+                SignOff(actor=MANAGER, comment="Consent would put the child at greater risk."),
+            )
+        shares = self._decision(case).shares
+        await self._inbox.wait_for(request_id, "outcome", 1)
+        notices = await self._inbox.wait_for(request_id, "disclosure", len(shares))
+        for notice in notices:
+            recipient = Participant(
+                id=f"{notice.agency}-duty", role=Role.AGENCY, agency=notice.agency
+            )
+            result = await act(
+                request_id,
+                AcknowledgeDisclosure(actor=recipient, disclosure_id=notice.notice_id),
+            )
+        family_step = self._family_step(case)
+        result = await act(request_id, family_step)
+        if family_step.kind is not FamilyStepKind.DEFERRED:
+            result = await act(request_id, Close(actor=OFFICER))
+        return DemoOutcome(
+            case=case,
+            stage=result.stage,
+            family_revisit_on=family_step.revisit_on,
+            events_recorded=result.events_recorded,
+            disclosures=len(notices),
+            acknowledged=len(notices),
+        )
+
+    def _decision(self, case: DemoCase) -> RecordDecision:
+        common = {
+            "lawful_basis": LawfulBasis.PUBLIC_TASK,
+            "condition": ProcessingCondition.SAFEGUARDING_OF_CHILDREN,
+            "caveats": ("For the strategy discussion only; do not pass on without asking.",),
+        }
+        match case.path:
+            case DemoPath.SHARED | DemoPath.FAMILY_DEFERRED:
+                return RecordDecision(
+                    actor=MANAGER,
+                    outcome=DecisionOutcome.SHARE,
+                    reasons="Necessary and proportionate: each partner holds part of the picture.",
+                    shares=case.shares(),
+                    consent=ConsentStatus.GIVEN,
+                    **common,
+                )
+            case DemoPath.PARTLY_SHARED:
+                return RecordDecision(
+                    actor=MANAGER,
+                    outcome=DecisionOutcome.SHARE_PARTIAL,
+                    reasons="Shared what the strategy discussion needs; one item is not "
+                    "relevant to this recipient's purpose.",
+                    shares=case.shares(partial=True),
+                    consent=ConsentStatus.GIVEN,
+                    **common,
+                )
+            case DemoPath.SECOND_SIGN_OFF:
+                return RecordDecision(
+                    actor=OFFICER,
+                    outcome=DecisionOutcome.SHARE,
+                    reasons="Risk of significant harm; partners need this today.",
+                    shares=case.shares(),
+                    consent=ConsentStatus.NOT_SOUGHT,
+                    consent_note="Seeking consent would alert an adult suspected of exploiting "
+                    "the child.",
+                    **common,
+                )
+            case _:
+                return RecordDecision(
+                    actor=MANAGER,
+                    outcome=DecisionOutcome.DECLINE,
+                    reasons="The concern is being met by the school's early help plan; the "
+                    "advisor found the threshold for sharing without consent not met.",
+                    consent=ConsentStatus.NOT_SOUGHT,
+                    consent_note="Not sought: nothing is to be shared.",
+                    why_not_sharing_is_less_detrimental="Sharing would draw the family into "
+                    "statutory processes it does not need; early help continues.",
+                    lawful_basis=LawfulBasis.PUBLIC_TASK,
+                )
+
+    def _family_step(self, case: DemoCase) -> RecordFamilyStep:
+        if case.path is DemoPath.FAMILY_DEFERRED:
+            revisit = self._service.policy.working_calendar().local_date(
+                _now() + FAMILY_REVISIT_AFTER
+            )
+            return RecordFamilyStep(
+                actor=OFFICER,
+                kind=FamilyStepKind.DEFERRED,
+                reason="Telling the family now could prejudice a police investigation.",
+                revisit_on=revisit,
+            )
+        return RecordFamilyStep(actor=OFFICER, kind=FamilyStepKind.NOTIFIED)
+
+    async def _seek_and_give_advice(self, request_id: UUID) -> ActionResult:
+        await self._service.act(
+            request_id,
+            SeekAdvice(
+                actor=OFFICER,
+                question="Does the threshold for sharing without consent apply here?",
+            ),
+        )
+        (advice,) = await self._service.advice_requests(request_id)
+        return await self._service.act(
+            request_id,
+            GiveAdvice(
+                actor=ADVISOR,
+                advice_id=advice.advice_id,
+                advice="On the packet alone the threshold is not met; early help is proportionate.",
+            ),
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def play_all(
+    player: DemoPlayer,
+    cases: list[DemoCase],
+    *,
+    concurrency: int,
+    on_done: Callable[[DemoOutcome], None],
+) -> list[DemoOutcome]:
+    """Play ``cases``, ``concurrency`` at a time; ``on_done`` after each."""
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(case: DemoCase) -> DemoOutcome:
+        async with slots:
+            outcome = await player.play(case)
+        on_done(outcome)
+        return outcome
+
+    return list(await asyncio.gather(*(one(case) for case in cases)))
+
+
+def outcome_table(outcomes: list[DemoOutcome]) -> Table:
+    """One row per path: how many requests, where they ended, what was disclosed."""
+    table = Table(title="sharehub demo: outcomes")
+    for column in ("path", "requests", "ended as", "disclosures", "acknowledged", "events"):
+        table.add_column(column, justify="left" if column in ("path", "ended as") else "right")
+    for path in DemoPath:
+        mine = [o for o in outcomes if o.case.path is path]
+        if not mine:
+            continue
+        stages = sorted({o.ended_as for o in mine})
+        table.add_row(
+            str(path),
+            str(len(mine)),
+            ", ".join(stages),
+            str(sum(o.disclosures for o in mine)),
+            str(sum(o.acknowledged for o in mine)),
+            str(sum(o.events_recorded for o in mine)),
+        )
+    return table
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    outcomes: list[DemoOutcome]
+    misdelivered: list[str]
+
+    @property
+    def succeeded(self) -> bool:
+        """Every case ran its path and every notice reached its own agency's subject."""
+        return not self.misdelivered and all(o.failure is None for o in self.outcomes)
+
+
+async def run_demo(
+    settings: Settings, *, requests: int, concurrency: int, seed: int | None, console: Console
+) -> DemoRun:
+    """Play ``requests`` cases against the stack, showing progress and then the outcomes."""
+    policy = load_policy(settings.policy_file)
+    today = policy.working_calendar().local_date(_now())
+    cases = demo_cases(policy, requests, seed=seed, today=today)
+    inbox = AgencyInbox(
+        settings.resolved_nats_url(), {agency.id: agency.bus_subject for agency in policy.agencies}
+    )
+    async with temporal_client(settings) as client, inbox.listening():
+        service = ShareRequestService(client, policy, task_queue=settings.temporal_task_queue)
+        player = DemoPlayer(service, inbox)
+        with Progress(
+            TextColumn("playing share requests"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("demo", total=requests)
+            outcomes = await play_all(
+                player,
+                cases,
+                concurrency=concurrency,
+                on_done=lambda _: progress.advance(task),
+            )
+    run = DemoRun(outcomes=outcomes, misdelivered=list(inbox.misdelivered))
+    console.print(outcome_table(outcomes))
+    for outcome in outcomes:
+        if outcome.failure is not None:
+            console.print(
+                f"[red]{outcome.case.path} {outcome.case.request.request_id}: {outcome.failure}"
+            )
+    for line in run.misdelivered:
+        console.print(f"[red]notice on the wrong subject: {line}")
+    return run
