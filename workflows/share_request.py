@@ -74,7 +74,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.redaction import pseudonymise
 
 _RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(30))
-_RECORD_TIMEOUT = timedelta(seconds=30)
+_RECORD_TIMEOUT = timedelta(seconds=10)  # an append takes milliseconds; retried with the same ids
 _DECIDED_STAGES = frozenset(
     {Stage.AWAITING_SIGN_OFF, Stage.DISCLOSING, Stage.FAMILY_STEP, Stage.READY_TO_CLOSE}
 )
