@@ -21,14 +21,16 @@ from uuid import UUID
 
 import nats
 from nats.aio.msg import Msg
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from events.share_requests import DisclosureSent, share_request_events, stream_id_for
 from workers.agency_publisher import AGENCIES_STREAM, AGENCIES_SUBJECTS, DUPLICATE_WINDOW
 from workers.demo_cases import DemoCase, DemoPath, demo_cases
 from workers.jetstream import ensure_stream
+from workers.resources import open_event_store
 from workers.settings import Settings
 from workers.share_requests import ShareRequestService, ShareRequestServiceError
 from workers.temporal_client import temporal_client
@@ -349,11 +351,58 @@ def outcome_table(outcomes: list[DemoOutcome]) -> Table:
 class DemoRun:
     outcomes: list[DemoOutcome]
     misdelivered: list[str]
+    # Differences between each agency's subject and the disclosures recorded for it.
+    subject_differences: list[str]
 
     @property
     def succeeded(self) -> bool:
-        """Every case ran its path and every notice reached its own agency's subject."""
-        return not self.misdelivered and all(o.failure is None for o in self.outcomes)
+        """Every case ran its path, and each agency's subject holds exactly its disclosures."""
+        return (
+            not self.misdelivered
+            and not self.subject_differences
+            and all(o.failure is None for o in self.outcomes)
+        )
+
+
+async def compare_subjects_with_store(
+    settings: Settings, request_ids: set[UUID]
+) -> tuple[int, list[str]]:
+    """Each agency subject's disclosure notices for ``request_ids``, against the store's
+    ``DisclosureSent`` events: how many matched, and every difference."""
+    recorded: dict[str, set[UUID]] = defaultdict(set)
+    async with await open_event_store(settings, max_connections=2) as store:
+        for request_id in request_ids:
+            for event in await store.read_stream(stream_id_for(request_id)):
+                if event.type == "DisclosureSent":
+                    sent = share_request_events.decode(event)
+                    assert isinstance(sent, DisclosureSent)
+                    recorded[sent.bus_subject].add(sent.disclosure_id)
+    on_subjects: dict[str, set[UUID]] = defaultdict(set)
+    client = await nats.connect(settings.resolved_nats_url())
+    try:
+        subscription = await client.jetstream().pull_subscribe(
+            AGENCIES_SUBJECTS, stream=AGENCIES_STREAM, config=ConsumerConfig(inactive_threshold=60)
+        )
+        while True:
+            try:
+                batch = await subscription.fetch(1000, timeout=1)
+            except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
+                break
+            for message in batch:
+                notice = AgencyNotice.model_validate_json(message.data)
+                if notice.kind == "disclosure" and notice.request_id in request_ids:
+                    on_subjects[message.subject].add(notice.notice_id)
+    finally:
+        await client.close()
+    differences = []
+    for subject in sorted(recorded.keys() | on_subjects.keys()):
+        missing = recorded[subject] - on_subjects[subject]
+        extra = on_subjects[subject] - recorded[subject]
+        if missing:
+            differences.append(f"{subject}: {len(missing)} recorded disclosures not on it")
+        if extra:
+            differences.append(f"{subject}: {len(extra)} disclosures on it that were not decided")
+    return sum(len(ids) for ids in recorded.values()), differences
 
 
 async def run_demo(
@@ -383,8 +432,20 @@ async def run_demo(
                 concurrency=concurrency,
                 on_done=lambda _: progress.advance(task),
             )
-    run = DemoRun(outcomes=outcomes, misdelivered=list(inbox.misdelivered))
+    matched, differences = await compare_subjects_with_store(
+        settings, {case.request.request_id for case in cases}
+    )
+    run = DemoRun(
+        outcomes=outcomes, misdelivered=list(inbox.misdelivered), subject_differences=differences
+    )
     console.print(outcome_table(outcomes))
+    if not differences:
+        console.print(
+            f"each agency's subject holds exactly the disclosures decided for it "
+            f"({matched} disclosures checked against the event store)"
+        )
+    for line in differences:
+        console.print(f"[red]{line}")
     for outcome in outcomes:
         if outcome.failure is not None:
             console.print(

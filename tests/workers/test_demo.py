@@ -39,7 +39,7 @@ async def notices_by_subject(nats_url: str) -> dict[str, list[tuple[AgencyNotice
         while True:
             try:
                 batch = await subscription.fetch(500, timeout=1)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
                 return found
             for message in batch:
                 notice = AgencyNotice.model_validate_json(message.data)

@@ -105,7 +105,7 @@ async def notice_counts(nats_url: str) -> Counter[tuple[str, str]]:
         while True:
             try:
                 batch = await subscription.fetch(500, timeout=1)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
                 return counts
             for message in batch:
                 notice = AgencyNotice.model_validate_json(message.data)
