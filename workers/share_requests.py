@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import Annotated
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -29,6 +31,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.identifiers import ChildIdentifier
 from workflows.models import (
     AcknowledgeDisclosure,
     ActionResult,
@@ -36,9 +39,12 @@ from workflows.models import (
     Close,
     Disclosure,
     GiveAdvice,
+    Participant,
     RaiseShareRequest,
     RecordDecision,
     RecordFamilyStep,
+    RequestedInformation,
+    Role,
     SeekAdvice,
     SignOff,
     Stage,
@@ -46,8 +52,14 @@ from workflows.models import (
     Triage,
     Withdraw,
 )
-from workflows.policy import DataSharingAgreement
+from workflows.policy import (
+    ConsentStatus,
+    DataSharingAgreement,
+    LawfulBasis,
+    ProcessingCondition,
+)
 from workflows.raising import raise_problems
+from workflows.redaction import ShareRequestDetails
 from workflows.share_request import ShareRequestWorkflow
 
 HubAction = (
@@ -74,6 +86,40 @@ _UPDATES: dict[type[HubAction], str] = {
     Withdraw: "withdraw",
     Close: "close",
 }
+
+
+class ShareRequestSubmission(BaseModel):
+    """What an agency system sends to raise a request, over HTTP or the bus.
+
+    The referring agency is not in the body: it is the authenticated client's
+    agency (HTTP) or the agency whose intake subject the message came on (bus).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    raised_by: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    purpose: str
+    recipients: tuple[RequestedInformation, ...] = Field(min_length=1)
+    lawful_basis: LawfulBasis
+    condition: ProcessingCondition | None = None
+    consent: ConsentStatus
+    child: ChildIdentifier
+    details: ShareRequestDetails
+
+    def as_request(self, *, request_id: UUID, agency: str) -> RaiseShareRequest:
+        return RaiseShareRequest(
+            request_id=request_id,
+            referrer=Participant(id=self.raised_by, role=Role.AGENCY, agency=agency),
+            purpose=self.purpose,
+            recipients=self.recipients,
+            lawful_basis=self.lawful_basis,
+            condition=self.condition,
+            consent=self.consent,
+            child=self.child,
+            details=self.details,
+        )
 
 
 class ShareRequestServiceError(Exception):
