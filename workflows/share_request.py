@@ -200,9 +200,10 @@ class ShareRequestWorkflow:
                     occurred_at=due_at,
                 )
             elif what == "family":
+                # The stage moves on to the family step only once every recipient
+                # has acknowledged (the main loop's rule), deferral or not.
                 assert self._family_revisit is not None
                 self._family_revisit = None
-                self._stage = Stage.FAMILY_STEP
                 await self._record(
                     FamilyStepDue(revisit_on=self._policy.working_calendar().local_date(due_at)),
                     occurred_at=due_at,
@@ -587,7 +588,8 @@ class ShareRequestWorkflow:
         if action.kind is FamilyStepKind.DEFERRED:
             _require(action.revisit_on is not None, "a deferral names its revisit date")
             assert action.revisit_on is not None
-            _require(action.revisit_on > workflow.now().date(), "the revisit date is in the future")
+            today = self._policy.working_calendar().local_date(workflow.now())  # the hub's date
+            _require(action.revisit_on > today, "the revisit date is in the future")
         else:
             _require(action.revisit_on is None, "only a deferral has a revisit date")
 
