@@ -79,6 +79,8 @@ _DECIDED_STAGES = frozenset(
     {Stage.AWAITING_SIGN_OFF, Stage.DISCLOSING, Stage.FAMILY_STEP, Stage.READY_TO_CLOSE}
 )
 _BEFORE_DECISION = frozenset({Stage.RAISED, Stage.TRIAGED})
+# Version marker: agencies are notified at the same time, not one after another.
+_NOTIFY_TOGETHER = "notify-agencies-together"
 
 
 def _require(condition: bool, message: str) -> None:
@@ -295,8 +297,11 @@ class ShareRequestWorkflow:
         await self._record(*events)
         self._told_referrer = True
         self._disclosures = {d.disclosure_id: d for d in disclosures}
-        for subject, notice in notices:
-            await self._notify(subject, notice)
+        if workflow.patched(_NOTIFY_TOGETHER):
+            await asyncio.gather(*(self._notify(subject, notice) for subject, notice in notices))
+        else:  # requests that began notifying one agency after another
+            for subject, notice in notices:
+                await self._notify(subject, notice)
         self._wake = True  # re-check: a decision sharing nothing moves on at once
 
     def _all_acknowledged(self) -> bool:
