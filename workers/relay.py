@@ -49,6 +49,7 @@ from workers.cloudevents import (
     cloudevent_bytes,
     subject_for,
 )
+from workers.intake import serve_intake
 from workers.jetstream import ensure_stream
 from workers.resources import open_event_store
 from workers.settings import Settings
@@ -286,12 +287,16 @@ async def _relay_until_stopped(settings: Settings) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     broker = nats_broker(settings.resolved_nats_url())
+    intake_broker = nats_broker(settings.resolved_nats_url())
     async with await open_event_store(settings, max_connections=3) as store:
         relay = EventRelay(store, broker)
         relaying = asyncio.create_task(relay.run(), name="bus-relay")
+        # Bus intake runs beside the relay, on a connection of its own. It needs
+        # Temporal, which the relay does not: the relay never waits for it.
+        intake = asyncio.create_task(serve_intake(settings, intake_broker), name="bus-intake")
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({relaying, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (relaying, stopping):
+        for task in (relaying, intake, stopping):
             task.cancel()
         status = 0
         try:
@@ -301,9 +306,17 @@ async def _relay_until_stopped(settings: Settings) -> int:
         except Exception:  # a bug: every expected failure is retried inside run()
             logger.exception("the relay failed")
             status = 1
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(2.0):
-                await broker.stop()
+        try:
+            await intake
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # a bug: the intake, too, retries what is expected to fail
+            logger.exception("bus intake failed")
+            status = 1
+        for each in (broker, intake_broker):
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2.0):
+                    await each.stop()
     logger.info(
         "relay stopped: %d published, %d already on the bus", relay.published, relay.duplicates
     )
