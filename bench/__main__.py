@@ -50,14 +50,22 @@ ANALYSIS = """\
   two connections overlap one batch's COMMIT with the next batch's first
   statement. With single-event appends this beats the baseline's per-row
   commits often enough to keep P1 above its target.
-- **P1b is bound by Python on one core, not by the database.** A 100-event
-  append spends about 10 µs per row in PostgreSQL (EXPLAIN ANALYZE of the batch
-  INSERT) but 60-80 µs per event in the appending process: validating the
-  `NewEvent`, rendering its RFC 8785 parts, encoding sixteen column arrays, and
-  building the `RecordedEvent` answers. The baseline spreads plain INSERTs over
-  eight connections, so the server uses both cores and the client does almost
-  nothing. Closing the gap needs the per-event Python work roughly halved again
-  (or spread over processes); it is tracked as open work.
+- **P1b is bound by turn-taking, not by one piece of code.** The eight writers'
+  100-event appends arrive together, form one batch and are answered together,
+  so the appending process and the database take turns instead of overlapping:
+  about 40-45 µs of Python per event (the caller building its `NewEvent` ≈ 6,
+  rendering its RFC 8785 parts before the lock ≈ 5, placing and hashing under
+  the lock ≈ 4, encoding the INSERT's column arrays, whose every element the
+  driver inspects, ≈ 8-10, and the answers, built while COMMIT travels), then
+  25-30 µs per row in PostgreSQL under the lock (the batch INSERT with three
+  unique indexes and JSON checks, the head and event-id lookups, the COMMIT's
+  flush). The baseline's eight independent INSERTs keep both cores busy at once.
+  A binary COPY via a staging table cuts the encoding but adds database work
+  under the lock and a round trip per batch (it cost P1 more than it gave P1b).
+  Reaching the target needs the halves to overlap: place each batch ahead of the
+  lock against the head this process last committed, and verify that head under
+  the lock in the same statement as the INSERT, so the lock is held only by
+  database work. That is tracked as open work.
 - **P2 re-hashes stored bytes** (RFC 8785 is never re-run) and, in parallel, the
   database rebuilds each row's canonical bytes from its columns by string
   concatenation and compares them, so an edited column is found without parsing

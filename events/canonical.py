@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
+from uuid import UUID
 
 import orjson
 import rfc8785
@@ -57,8 +57,9 @@ def _is_plain_json(value: Any) -> bool:
         item = pending.pop()
         kind = type(item)
         if kind is dict:
-            if not all(type(key) is str and key.isascii() for key in item):
-                return False
+            for key in item:  # a plain loop: all() over a generator costs more here
+                if type(key) is not str or not key.isascii():
+                    return False
             members = item.values()
         elif kind is list or kind is tuple:
             members = item
@@ -80,8 +81,22 @@ def _is_plain_json(value: Any) -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EnvelopeParts:
+def timestamp_json(moment: datetime) -> bytes:
+    """The canonical JSON of ``format_timestamp(moment)``."""
+    if type(moment) is datetime and moment.tzinfo is UTC and moment.microsecond:
+        # orjson spells a UTC instant just so, except that it drops a zero fraction.
+        return orjson.dumps(moment, option=orjson.OPT_UTC_Z)
+    return canonical_json(format_timestamp(moment))
+
+
+def uuid_json(value: UUID) -> bytes:
+    """The canonical JSON of ``str(value)``."""
+    if type(value) is UUID:
+        return orjson.dumps(value)  # the same lowercase, hyphenated spelling as str()
+    return canonical_json(str(value))
+
+
+class EnvelopeParts(NamedTuple):
     """An event envelope's members, each already in canonical form.
 
     RFC 8785 serialises an object as its members in key order, each value in its
@@ -91,7 +106,8 @@ class EnvelopeParts:
     recorded time. The same parts are what the JSON columns store, which lets the
     database rebuild the canonical bytes from the columns by concatenation alone
     (``events_canonical_from_columns`` in the schema) — no JSON parsing — when an
-    auditor checks that no column was edited.
+    auditor checks that no column was edited. A named tuple, not a dataclass: one
+    is made for every event appended, and a tuple is made several times faster.
     """
 
     actor: bytes
@@ -107,41 +123,36 @@ class EnvelopeParts:
 
     @classmethod
     def of(cls, envelope: Mapping[str, Any]) -> EnvelopeParts:
-        return cls(**{name: canonical_json(envelope[name]) for name in cls.__slots__})
+        return cls(**{name: canonical_json(envelope[name]) for name in cls._fields})
 
     def render(self, *, global_position: int, stream_version: int, recorded_at: str) -> bytes:
-        # Keys in RFC 8785 order (all ASCII, so plain string order).
-        return b"".join(
-            (
-                b'{"actor":',
-                self.actor,
-                b',"correlation_id":',
-                self.correlation_id,
-                b',"data":',
-                self.data,
-                b',"event_id":',
-                self.event_id,
-                b',"global_position":',
-                str(global_position).encode(),
-                b',"metadata":',
-                self.metadata,
-                b',"occurred_at":',
-                self.occurred_at,
-                b',"recorded_at":',
-                canonical_json(recorded_at),
-                b',"schema_version":',
-                self.schema_version,
-                b',"stream_id":',
-                self.stream_id,
-                b',"stream_version":',
-                str(stream_version).encode(),
-                b',"subject_id":',
-                self.subject_id,
-                b',"type":',
-                self.type,
-                b"}",
-            )
+        return self.render_json(global_position, stream_version, canonical_json(recorded_at))
+
+    def render_json(self, global_position: int, stream_version: int, recorded_at: bytes) -> bytes:
+        """As ``render``, with ``recorded_at`` already in canonical form; one C call."""
+        return _ENVELOPE % (
+            self.actor,
+            self.correlation_id,
+            self.data,
+            self.event_id,
+            global_position,
+            self.metadata,
+            self.occurred_at,
+            recorded_at,
+            self.schema_version,
+            self.stream_id,
+            stream_version,
+            self.subject_id,
+            self.type,
         )
+
+
+# The envelope's members in RFC 8785 order (all keys ASCII, so plain string order).
+_ENVELOPE = (
+    b'{"actor":%b,"correlation_id":%b,"data":%b,"event_id":%b,"global_position":%d,'
+    b'"metadata":%b,"occurred_at":%b,"recorded_at":%b,"schema_version":%b,"stream_id":%b,'
+    b'"stream_version":%d,"subject_id":%b,"type":%b}'
+)
 
 
 def chain_hash(prev_hash: bytes, canonical: bytes) -> bytes:

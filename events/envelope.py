@@ -7,7 +7,7 @@ version), when it was recorded, and its link in the hash chain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
@@ -105,3 +105,55 @@ class RecordedEvent:
 
     def content(self) -> dict[str, Any]:
         return _content(self)
+
+
+# A frozen dataclass's __init__ binds sixteen keywords and assigns every field
+# through object.__setattr__; that was the largest part of answering an append.
+# The store makes one RecordedEvent per event it records, so it fills the slots
+# directly instead (about a third faster); the result is the same frozen value.
+_RECORDED_SLOTS = tuple(
+    getattr(RecordedEvent, field.name).__set__ for field in fields(RecordedEvent)
+)
+
+
+def recorded_event(
+    global_position: int,
+    stream_id: str,
+    stream_version: int,
+    event_id: UUID,
+    type: str,
+    schema_version: int,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    actor: Actor,
+    correlation_id: str | None,
+    subject_id: str | None,
+    data: dict[str, Any],
+    metadata: dict[str, Any],
+    prev_hash: bytes,
+    hash: bytes,
+    redacted_fields: frozenset[str] = frozenset(),
+) -> RecordedEvent:
+    """``RecordedEvent(...)``, the fields in order: for the store's hot path."""
+    recorded = object.__new__(RecordedEvent)
+    values = (
+        global_position,
+        stream_id,
+        stream_version,
+        event_id,
+        type,
+        schema_version,
+        occurred_at,
+        recorded_at,
+        actor,
+        correlation_id,
+        subject_id,
+        data,
+        metadata,
+        prev_hash,
+        hash,
+        redacted_fields,
+    )
+    for set_slot, value in zip(_RECORDED_SLOTS, values, strict=True):
+        set_slot(recorded, value)
+    return recorded

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -28,10 +28,11 @@ from events.canonical import (
     EnvelopeParts,
     canonical_json,
     chain_hash,
-    format_timestamp,
+    timestamp_json,
+    uuid_json,
 )
 from events.crypto import KeyWrapper, decrypt_fields, encrypt_fields
-from events.envelope import Actor, NewEvent, RecordedEvent
+from events.envelope import Actor, NewEvent, RecordedEvent, recorded_event
 from events.errors import (
     AppendOnlyViolation,
     EventIdReused,
@@ -59,19 +60,48 @@ _EVENT_COLUMNS = (
 
 # One statement per batch: every column as an array, so the rows travel in one
 # message. The canonical bytes and the JSON columns come from the same rendered
-# parts (see events.canonical.EnvelopeParts), so they agree by construction.
+# parts (see events.canonical.EnvelopeParts), so they agree by construction. A
+# batch's rows take consecutive positions and share one recorded time, so those
+# travel once, as the first position and a timestamp: the driver inspects every
+# array element it sends, which costs more than the database's work on it.
+#
+# A row's columns come in two runs: those known before the append lock, prepared
+# with the event, and those only known under it, added when the event is placed.
 _INSERT_EVENTS = f"""
 WITH inserted AS (
     INSERT INTO events ({_EVENT_COLUMNS}, canonical)
-    SELECT p, s, v, e, t, sv, o, r, a::json, c, sub, d::json, m::json, ph, h, can
-    FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::uuid[], $5::text[],
-                $6::integer[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[],
-                $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], $16::bytea[])
-         AS r(p, s, v, e, t, sv, o, r, a, c, sub, d, m, ph, h, can)
+    SELECT $1::bigint + n - 1, s, v, e, t, sv, o, $2::timestamptz, a::json, c, sub, d::json,
+           m::json, ph, h, can
+    FROM unnest($3::text[], $4::uuid[], $5::text[], $6::integer[], $7::timestamptz[],
+                $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                $13::integer[], $14::bytea[], $15::bytea[], $16::bytea[])
+         WITH ORDINALITY AS r(s, e, t, sv, o, a, c, sub, d, m, v, ph, h, can, n)
     RETURNING global_position
 )
 SELECT pg_notify('{NOTIFY_CHANNEL}', max(global_position)::text) FROM inserted
 """
+
+# One row's columns known before the lock, and a whole row, in the order of the
+# INSERT's arrays.
+_Prepared = tuple[str, UUID, str, int, datetime, str, str | None, str | None, str, str]
+_Row = tuple[
+    str,
+    UUID,
+    str,
+    int,
+    datetime,
+    str,
+    str | None,
+    str | None,
+    str,
+    str,
+    int,
+    int,
+    datetime,
+    bytes,
+    bytes,
+    bytes,
+]
 
 
 @dataclass(kw_only=True)
@@ -79,41 +109,16 @@ class _PendingAppend:
     stream_id: str
     events: list[NewEvent]
     parts: list[EnvelopeParts]
+    prepared: list[_Prepared]
     expected_version: int | None
     outcome: asyncio.Future[list[RecordedEvent]]
 
 
-# One row of the INSERT, in the order of _EVENT_COLUMNS and then `canonical`.
-_Row = tuple[
-    int,
-    str,
-    int,
-    UUID,
-    str,
-    int,
-    datetime,
-    datetime,
-    str,
-    str | None,
-    str | None,
-    str,
-    str,
-    bytes,
-    bytes,
-    bytes,
-]
-
-
 class _Placement(NamedTuple):
-    """Where the committer put one new event: enough to answer its appender."""
+    """Where the committer put one new event: its row, enough to answer its appender."""
 
     event: NewEvent
-    stream_id: str
-    global_position: int
-    stream_version: int
-    recorded_at: datetime
-    prev_hash: bytes
-    hash: bytes
+    row: _Row
 
 
 @dataclass(kw_only=True)
@@ -124,28 +129,33 @@ class _BatchState:
     prev_hash: bytes
     versions: dict[str, int]
     stored: dict[UUID, RecordedEvent]
+    recorded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     placed: dict[UUID, _Placement] = field(default_factory=dict)
+
+    @property
+    def recorded_json(self) -> bytes:
+        return timestamp_json(self.recorded_at)
 
 
 def _recorded_from(placement: _Placement) -> RecordedEvent:
-    event = placement.event
-    return RecordedEvent(
-        global_position=placement.global_position,
-        stream_id=placement.stream_id,
-        stream_version=placement.stream_version,
-        event_id=event.event_id,
-        type=event.type,
-        schema_version=event.schema_version,
-        occurred_at=event.occurred_at,
-        recorded_at=placement.recorded_at,
-        actor=event.actor,
-        correlation_id=event.correlation_id,
-        subject_id=event.subject_id,
-        data=dict(event.data),
-        metadata=event.metadata,
-        prev_hash=placement.prev_hash,
-        hash=placement.hash,
-        redacted_fields=frozenset(),
+    event, row = placement
+    global_position, stream_version, recorded_at, prev_hash, hash_ = row[10:15]
+    return recorded_event(
+        global_position,
+        row[0],  # the stream id
+        stream_version,
+        event.event_id,
+        event.type,
+        event.schema_version,
+        event.occurred_at,
+        recorded_at,
+        event.actor,
+        event.correlation_id,
+        event.subject_id,
+        dict(event.data),
+        event.metadata,
+        prev_hash,
+        hash_,
     )
 
 
@@ -157,6 +167,14 @@ def _answer(
     return [d if isinstance(d, RecordedEvent) else _recorded_from(d) for d in decision]
 
 
+async def _write_rows(connection: _Connection, rows: list[_Row]) -> None:
+    """Insert the rows, inside the caller's transaction."""
+    columns = list(zip(*rows, strict=True))
+    first_position, recorded_at = rows[0][10], rows[0][12]
+    arrays = [*columns[:10], columns[11], *columns[13:]]
+    await connection.execute(_INSERT_EVENTS, first_position, recorded_at, *map(list, arrays))
+
+
 def _translate(error: BaseException) -> EventStoreError:
     """Map a driver or network failure to the store's exception tree."""
     if isinstance(error, asyncpg.exceptions.InsufficientPrivilegeError):
@@ -165,14 +183,21 @@ def _translate(error: BaseException) -> EventStoreError:
 
 
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+_SAVE_CHECKPOINT = (
+    "INSERT INTO checkpoints (name, position) VALUES ($1, $2)"
+    " ON CONFLICT (name) DO UPDATE"
+    " SET position = GREATEST(checkpoints.position, EXCLUDED.position),"
+    " updated_at = now()"
+)
 _COMMITTERS = 2
 _Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
-    await connection.set_type_codec(
-        "json", encoder=json.dumps, decoder=orjson.loads, schema="pg_catalog"
-    )
+    for json_type in ("json", "jsonb"):  # jsonb: the read models
+        await connection.set_type_codec(
+            json_type, encoder=json.dumps, decoder=orjson.loads, schema="pg_catalog"
+        )
 
 
 async def connect(database_url: str) -> asyncpg.Connection:
@@ -301,14 +326,24 @@ class PostgresEventStore:
             raise ValueError("a stream id is non-empty text without NUL characters")
         if expected_version is not None and expected_version < 0:
             raise ValueError("expected_version is 0 for a new stream, or a stream's version")
-        sealed = [await self._seal(event) for event in events]
+        events = list(events)
+        renderer = _EventRenderer(stream_id)
+        parts: list[EnvelopeParts] = []
+        prepared: list[_Prepared] = []
+        for event in events:
+            # Most events carry no personal data: only those wait for a data key.
+            if event.personal_fields and event.personal_fields & event.data.keys():
+                sealed: Mapping[str, Any] = await self._seal(event)
+            else:
+                sealed = event.data
+            event_parts, event_columns = renderer.render(event, sealed)
+            parts.append(event_parts)
+            prepared.append(event_columns)
         pending = _PendingAppend(
             stream_id=stream_id,
-            events=list(events),
-            parts=[
-                _envelope_parts(stream_id, event, data)
-                for event, data in zip(events, sealed, strict=True)
-            ],
+            events=events,
+            parts=parts,
+            prepared=prepared,
             expected_version=expected_version,
             outcome=asyncio.get_running_loop().create_future(),
         )
@@ -382,31 +417,22 @@ class PostgresEventStore:
         ``events_append_begin`` in the schema). Group commit makes the turns
         cheap: everything queued while one batch commits goes into the next, and
         the work done under the lock is reading the head, filling three members
-        into pre-rendered canonical bytes, hashing, and one INSERT; the answers
-        are built while the database writes.
+        into pre-rendered canonical bytes, hashing, and one INSERT. Everything
+        else is done before (rendering) or after (the answers).
         """
-        streams = sorted({pending.stream_id for pending in batch})
-        ids = [event.event_id for pending in batch for event in pending.events]
-        async with connection.transaction():
-            head = await connection.fetchrow(
-                "SELECT * FROM events_append_begin($1::text[], $2::uuid[])", streams, ids
-            )
-            assert head is not None  # a function with OUT parameters returns one row
-            state = _BatchState(
-                position=head["head_position"] or 0,
-                prev_hash=head["head_hash"] or GENESIS_HASH,
-                versions=dict(zip(streams, head["versions"], strict=True)),
-                stored=await self._fetch_events(connection, set(head["existing_ids"])),
-            )
-            rows: list[_Row] = []
-            decisions = [(pending, self._place(pending, state, rows)) for pending in batch]
-            if rows:
-                columns = [list(column) for column in zip(*rows, strict=True)]
-                insert = asyncio.ensure_future(connection.execute(_INSERT_EVENTS, *columns))
-                await asyncio.sleep(0)  # the INSERT is on the wire: build answers meanwhile
-            answers = [(pending, _answer(decision)) for pending, decision in decisions]
-            if rows:
-                await insert
+        transaction = connection.transaction()
+        await transaction.start()
+        try:
+            decisions = await self._write_batch(connection, batch)
+        except BaseException:
+            if not connection.is_closed():
+                await transaction.rollback()
+            raise
+        # The answers are built while COMMIT travels, and handed out once it is done.
+        commit = asyncio.ensure_future(transaction.commit())
+        await asyncio.sleep(0)  # COMMIT is on the wire
+        answers = [(pending, _answer(decision)) for pending, decision in decisions]
+        await commit
         for pending, answer in answers:
             if pending.outcome.done():  # the caller went away
                 continue
@@ -414,6 +440,28 @@ class PostgresEventStore:
                 pending.outcome.set_exception(answer)
             else:
                 pending.outcome.set_result(answer)
+
+    async def _write_batch(
+        self, connection: _Connection, batch: list[_PendingAppend]
+    ) -> list[tuple[_PendingAppend, list[_Placement] | list[RecordedEvent] | EventStoreError]]:
+        """Under the append lock: decide each append of the batch and insert the new rows."""
+        streams = sorted({pending.stream_id for pending in batch})
+        ids = [event.event_id for pending in batch for event in pending.events]
+        head = await connection.fetchrow(
+            "SELECT * FROM events_append_begin($1::text[], $2::uuid[])", streams, ids
+        )
+        assert head is not None  # a function with OUT parameters returns one row
+        state = _BatchState(
+            position=head["head_position"] or 0,
+            prev_hash=head["head_hash"] or GENESIS_HASH,
+            versions=dict(zip(streams, head["versions"], strict=True)),
+            stored=await self._fetch_events(connection, set(head["existing_ids"])),
+        )
+        rows: list[_Row] = []
+        decisions = [(pending, self._place(pending, state, rows)) for pending in batch]
+        if rows:
+            await _write_rows(connection, rows)
+        return decisions
 
     def _place(
         self, pending: _PendingAppend, state: _BatchState, rows: list[_Row]
@@ -429,48 +477,24 @@ class PostgresEventStore:
             return WrongExpectedVersion(
                 stream_id=pending.stream_id, expected=pending.expected_version, actual=current
             )
-        recorded_at = datetime.now(UTC)
-        recorded_text = format_timestamp(recorded_at)
+        recorded_at, recorded_json = state.recorded_at, state.recorded_json
+        position, prev_hash = state.position, state.prev_hash
+        placed = state.placed
         placements: list[_Placement] = []
-        for event, parts in zip(pending.events, pending.parts, strict=True):
-            state.position += 1
+        for event, parts, prepared in zip(
+            pending.events, pending.parts, pending.prepared, strict=True
+        ):
+            position += 1
             current += 1
-            canonical = parts.render(
-                global_position=state.position, stream_version=current, recorded_at=recorded_text
-            )
-            digest = chain_hash(state.prev_hash, canonical)
-            rows.append(
-                (
-                    state.position,
-                    pending.stream_id,
-                    current,
-                    event.event_id,
-                    event.type,
-                    event.schema_version,
-                    event.occurred_at,
-                    recorded_at,
-                    parts.actor.decode(),
-                    event.correlation_id,
-                    event.subject_id,
-                    parts.data.decode(),
-                    parts.metadata.decode(),
-                    state.prev_hash,
-                    digest,
-                    canonical,
-                )
-            )
-            placement = _Placement(
-                event,
-                pending.stream_id,
-                state.position,
-                current,
-                recorded_at,
-                state.prev_hash,
-                digest,
-            )
-            state.prev_hash = digest
-            state.placed[event.event_id] = placement
+            canonical = parts.render_json(position, current, recorded_json)
+            digest = chain_hash(prev_hash, canonical)
+            row: _Row = (*prepared, position, current, recorded_at, prev_hash, digest, canonical)
+            rows.append(row)
+            placement = _Placement(event, row)
+            placed[event.event_id] = placement
             placements.append(placement)
+            prev_hash = digest
+        state.position, state.prev_hash = position, prev_hash
         state.versions[pending.stream_id] = current
         return placements
 
@@ -719,23 +743,115 @@ class PostgresEventStore:
             raise ValueError("a checkpoint position is 0 or a global position")
         try:
             async with self._pool.acquire() as connection:
-                await connection.execute(
-                    "INSERT INTO checkpoints (name, position) VALUES ($1, $2)"
-                    " ON CONFLICT (name) DO UPDATE"
-                    " SET position = GREATEST(checkpoints.position, EXCLUDED.position),"
-                    " updated_at = now()",
-                    name,
-                    position,
-                )
+                await connection.execute(_SAVE_CHECKPOINT, name, position)
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+
+    # ------------------------------------------------------------- read models
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqlSession]:
+        """One transaction on the read models and checkpoints, as the application role.
+
+        Projections write their rows and their checkpoint here, together, so a
+        crash leaves either both or neither. The role may not change ``events``.
+        """
+        try:
+            async with self._pool.acquire() as connection, connection.transaction():
+                yield SqlSession(connection)
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+
+    async def query(self, query: str, *args: Any) -> list[dict[str, Any]]:
+        """Rows of one read-only statement on the read models, outside a transaction."""
+        try:
+            async with self._pool.acquire() as connection:
+                return [dict(row) for row in await connection.fetch(query, *args)]
         except _DRIVER_ERRORS as e:
             raise _translate(e) from e
 
 
-def _envelope_parts(stream_id: str, event: NewEvent, sealed: dict[str, Any]) -> EnvelopeParts:
-    """The event's canonical members, less those only known under the append lock."""
-    return EnvelopeParts.of(
-        {"stream_id": stream_id, "event_id": str(event.event_id), **event.content(), "data": sealed}
-    )
+class SqlSession:
+    """Statements inside :meth:`PostgresEventStore.transaction`; rows come back as dicts.
+
+    The narrow face of a connection that read models and the API's own tables
+    are written through, so that this module stays the only one that knows the
+    driver.
+    """
+
+    def __init__(self, connection: _Connection) -> None:
+        self._connection = connection
+
+    async def execute(self, query: str, *args: Any) -> str:
+        try:
+            return str(await self._connection.execute(query, *args))
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+
+    async def fetch(self, query: str, *args: Any) -> list[dict[str, Any]]:
+        try:
+            return [dict(row) for row in await self._connection.fetch(query, *args)]
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+
+    async def fetchrow(self, query: str, *args: Any) -> dict[str, Any] | None:
+        rows = await self.fetch(query, *args)
+        return rows[0] if rows else None
+
+    async def save_checkpoint(self, name: str, position: int) -> None:
+        """:meth:`PostgresEventStore.save_checkpoint`, inside this transaction."""
+        await self.execute(_SAVE_CHECKPOINT, name, position)
+
+
+class _EventRenderer:
+    """Renders one append's events as far as can be done before the append lock.
+
+    That is each event's canonical members (see ``EnvelopeParts``) and the columns
+    of its row that do not depend on its place in the log. Members that the
+    append's events share are rendered once: the stream id, and the actor, which
+    is usually one object for the whole append.
+    """
+
+    def __init__(self, stream_id: str) -> None:
+        self._stream_id = stream_id
+        self._stream_id_json = canonical_json(stream_id)
+        self._actor: Actor | None = None
+        self._actor_json = b""
+        self._actor_text = ""
+
+    def render(self, event: NewEvent, sealed: Mapping[str, Any]) -> tuple[EnvelopeParts, _Prepared]:
+        """``event``'s parts and prepared columns, with ``sealed`` (its data as stored)."""
+        if event.actor is not self._actor:  # frozen, so the same object renders the same
+            self._actor = event.actor
+            self._actor_json = canonical_json(event.actor.model_dump(mode="json"))
+            self._actor_text = self._actor_json.decode()
+        data = canonical_json(sealed)
+        metadata = canonical_json(event.metadata) if event.metadata else b"{}"
+        parts = EnvelopeParts(
+            actor=self._actor_json,
+            correlation_id=canonical_json(event.correlation_id),
+            data=data,
+            event_id=uuid_json(event.event_id),
+            metadata=metadata,
+            occurred_at=timestamp_json(event.occurred_at),
+            schema_version=canonical_json(event.schema_version),
+            stream_id=self._stream_id_json,
+            subject_id=canonical_json(event.subject_id),
+            type=canonical_json(event.type),
+        )
+        columns: _Prepared = (
+            self._stream_id,
+            event.event_id,
+            event.type,
+            event.schema_version,
+            event.occurred_at,
+            self._actor_text,
+            event.correlation_id,
+            event.subject_id,
+            data.decode(),
+            metadata.decode(),
+        )
+        return parts, columns
 
 
 def _same_content(event: NewEvent, recorded: RecordedEvent) -> bool:
