@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -39,6 +39,7 @@ from workflows.models import (
     Close,
     Disclosure,
     GiveAdvice,
+    HumanInput,
     Participant,
     RaiseShareRequest,
     RecordDecision,
@@ -88,7 +89,7 @@ _UPDATES: dict[type[HubAction], str] = {
 }
 
 
-class ShareRequestSubmission(BaseModel):
+class ShareRequestSubmission(HumanInput):
     """What an agency system sends to raise a request, over HTTP or the bus.
 
     The referring agency is not in the body: it is the authenticated client's

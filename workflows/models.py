@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -44,6 +44,33 @@ class Role(enum.StrEnum):
 HUB_STAFF = frozenset({Role.HUB_OFFICER, Role.HUB_MANAGER})
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class HumanInput(BaseModel):
+    """What people and agency systems send: no NUL character anywhere in it.
+
+    The log could store one, but PostgreSQL's text and jsonb columns (the read
+    models) cannot, so it is refused at the door, whichever door.
+    """
+
+    model_config = _FROZEN
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("text may not contain the NUL character (U+0000)")
+        return data
+
+
 class Participant(BaseModel):
     """A person acting in a role, for an agency where the role is an agency's."""
 
@@ -72,7 +99,7 @@ class RequestedInformation(BaseModel):
     categories: tuple[str, ...] = Field(min_length=1)
 
 
-class RaiseShareRequest(BaseModel):
+class RaiseShareRequest(HumanInput):
     """An agency asks the hub to share information about a child."""
 
     model_config = _FROZEN
@@ -101,7 +128,7 @@ class StartShareRequest(BaseModel):
     pseudonym_salt: bytes = Field(min_length=16)
 
 
-class Triage(BaseModel):
+class Triage(HumanInput):
     model_config = _FROZEN
 
     actor: Participant
@@ -109,14 +136,14 @@ class Triage(BaseModel):
     rationale: Reason
 
 
-class SeekAdvice(BaseModel):
+class SeekAdvice(HumanInput):
     model_config = _FROZEN
 
     actor: Participant
     question: Reason
 
 
-class GiveAdvice(BaseModel):
+class GiveAdvice(HumanInput):
     model_config = _FROZEN
 
     actor: Participant
@@ -134,7 +161,7 @@ class Share(BaseModel):
     purpose: str
 
 
-class RecordDecision(BaseModel):
+class RecordDecision(HumanInput):
     """Golden rule 7: the decision and the reasons, whether or not information is shared."""
 
     model_config = _FROZEN
@@ -152,14 +179,14 @@ class RecordDecision(BaseModel):
     why_not_sharing_is_less_detrimental: Reason | None = None
 
 
-class SignOff(BaseModel):
+class SignOff(HumanInput):
     model_config = _FROZEN
 
     actor: Participant
     comment: Reason | None = None
 
 
-class AcknowledgeDisclosure(BaseModel):
+class AcknowledgeDisclosure(HumanInput):
     model_config = _FROZEN
 
     actor: Participant
@@ -172,7 +199,7 @@ class FamilyStepKind(enum.StrEnum):
     DEFERRED = "deferred"
 
 
-class RecordFamilyStep(BaseModel):
+class RecordFamilyStep(HumanInput):
     """Golden rule 2: be open with the family, unless that is unsafe or premature."""
 
     model_config = _FROZEN
@@ -183,14 +210,14 @@ class RecordFamilyStep(BaseModel):
     revisit_on: date | None = None
 
 
-class Withdraw(BaseModel):
+class Withdraw(HumanInput):
     model_config = _FROZEN
 
     actor: Participant
     reason: Reason
 
 
-class Close(BaseModel):
+class Close(HumanInput):
     model_config = _FROZEN
 
     actor: Participant
