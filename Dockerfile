@@ -9,6 +9,7 @@ RUN uv sync --locked --no-dev --no-install-project
 COPY events ./events
 COPY workflows ./workflows
 COPY workers ./workers
+COPY policy ./policy
 RUN uv sync --locked --no-dev
 
 RUN useradd --system --home /app sharehub

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -49,7 +50,7 @@ from workers.embedded import (
     free_port,
     port_if_free,
 )
-from workers.probes import probe_nats, probe_postgres, probe_temporal
+from workers.probes import probe_api, probe_nats, probe_postgres, probe_temporal
 from workers.settings import Settings, StackNotFound
 
 POSTGRES_PORT = 5432
@@ -99,6 +100,8 @@ SHAREHUB_PROCESSES: tuple[SharehubProcess, ...] = (
     # after the worker, so that it still carries the worker's last events.
     SharehubProcess(name="relay", argv=sharehub_command("relay")),
     SharehubProcess(name="worker", argv=sharehub_command("worker")),
+    # The HTTP API and its read-model projector; on its port (SHAREHUB_API_PORT).
+    SharehubProcess(name="api", argv=sharehub_command("api")),
 )
 
 
@@ -110,6 +113,7 @@ class _Stack:
     temporal_address: str = ""
     temporal_ui_url: str | None = None
     nats_url: str = ""
+    api_url: str | None = None
     children: list[ChildProcess] = field(default_factory=list)
 
     def published(self) -> dict[str, Any]:
@@ -118,6 +122,7 @@ class _Stack:
             "temporal_address": self.temporal_address,
             "temporal_ui_url": self.temporal_ui_url,
             "nats_url": self.nats_url,
+            "api_url": self.api_url,
             "pid": os.getpid(),
         }
 
@@ -250,6 +255,10 @@ async def _start(
     }
     if stack.temporal_ui_url:
         environment["SHAREHUB_TEMPORAL_UI_URL"] = stack.temporal_ui_url
+    if any(process.name == "api" for process in processes):
+        api_port = port_if_free(settings.api_port)
+        stack.api_url = f"http://127.0.0.1:{api_port}"
+        environment |= {"SHAREHUB_API_PORT": str(api_port), "SHAREHUB_API_URL": stack.api_url}
     for process in processes:
         stack.children.append(
             ChildProcess.start(
@@ -262,6 +271,26 @@ async def _start(
             )
         )
         _say(f"  started {process.name} (pid {stack.children[-1].pid})")
+    if stack.api_url:
+        api = next(child for child in stack.children if child.name == "api")
+        await _until_api_answers(stack.api_url, api)
+
+
+async def _until_api_answers(url: str, api: ChildProcess, *, within: float = 60.0) -> None:
+    """Publish the stack only once the API answers: scripts rely on `status` at once."""
+    try:
+        async with asyncio.timeout(within):
+            while not api.has_exited():
+                try:
+                    await probe_api(url)
+                    return
+                except (OSError, httpx.HTTPError):
+                    await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise StackError(
+            f"the API did not answer within {within:g} s; see {api.log_file}"
+        ) from None
+    raise StackError(f"the API exited; the end of {api.log_file}:\n{api.log_tail()}")
 
 
 async def _start_embedded(
@@ -340,6 +369,8 @@ def _announce(stack: _Stack, home: Path) -> None:
         f"  Temporal         {stack.temporal_address}\n"
         f"  Temporal UI      {stack.temporal_ui_url or '(not configured)'}\n"
         f"  NATS URL         {mask_password(stack.nats_url)}\n"
+        f"  API              {stack.api_url or '(not started)'}"
+        f"{'  (docs at ' + stack.api_url + '/docs)' if stack.api_url else ''}\n"
         f"  data and logs    {home}\n"
         "Press Ctrl-C to stop."
     )
@@ -401,6 +432,9 @@ async def check_stack(settings: Settings, *, seconds_each: float = 3.0) -> list[
         ),
         ("nats", nats_url, lambda: probe_nats(nats_url)),
     ]
+    api_url = settings.api_url or settings.running_stack.get("api_url")
+    if api_url:
+        targets.append(("api", api_url, lambda: probe_api(api_url)))
 
     async def check(name: str, url: str, probe: Callable[[], Awaitable[str]]) -> ComponentStatus:
         try:
@@ -437,6 +471,7 @@ async def print_status(settings: Settings, *, as_json: bool) -> int:
             "temporal_address": by_name["temporal"].url,
             "temporal_ui_url": temporal_ui_url,
             "nats_url": by_name["nats"].url,
+            "api_url": by_name["api"].url if "api" in by_name else None,
             "components": {
                 component.name: {
                     "healthy": component.healthy,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import httpx
 import nats
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, GetSystemInfoRequest
 from temporalio.client import Client
@@ -63,3 +64,11 @@ async def probe_nats(url: str) -> str:
     finally:
         await connection.close()
     return f"nats-server {version.major}.{version.minor}.{version.patch}, JetStream on"
+
+
+async def probe_api(url: str) -> str:
+    async with httpx.AsyncClient(base_url=url) as client:
+        response = await client.get("/healthz")
+        response.raise_for_status()
+        document = (await client.get("/openapi.json")).json()
+    return f"sharehub API {document['info']['version']}, docs at {url}/docs"

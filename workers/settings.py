@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         default=Path(".sharehub"),
         description="Where the embedded services keep their data and the state file.",
     )
+    api_host: str = Field(default="127.0.0.1", description="Where `sharehub api` listens.")
+    api_port: int = Field(default=8000, description="The port `sharehub api` listens on.")
+    api_url: str | None = Field(default=None, description="The API's URL, for clients.")
     policy_file: Path = Field(
         default=Path("policy/demo-dsa.toml"),
         description="The data sharing agreement (TOML) new share requests are checked against.",
@@ -83,6 +86,9 @@ class Settings(BaseSettings):
 
     def resolved_temporal_address(self) -> str:
         return self._resolve(self.temporal_address, "temporal_address", "SHAREHUB_TEMPORAL_ADDRESS")
+
+    def resolved_api_url(self) -> str:
+        return self._resolve(self.api_url, "api_url", "SHAREHUB_API_URL")
 
     def resolved_nats_url(self) -> str:
         return self._resolve(self.nats_url, "nats_url", "SHAREHUB_NATS_URL")

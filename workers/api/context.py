@@ -1,0 +1,139 @@
+"""What every route needs: the opened resources, and who is calling in which role.
+
+Resources are opened once per process in the app's lifespan and kept in an
+:class:`ApiContext` on ``app.state``. :func:`caller` authenticates the API key;
+:func:`role` narrows a route to the roles that may use it (403 otherwise).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from temporalio.client import Client
+
+from events.postgres import PostgresEventStore
+from events.projections import Projector
+from workers.api.problems import ProblemError
+from workers.api_clients import ApiClient, ApiClients
+from workers.records import Records
+from workers.settings import Settings
+from workers.share_requests import ShareRequestService
+from workflows.models import Role
+from workflows.policy import DataSharingAgreement
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API client key from `sharehub keys create`: `Authorization: Bearer shk_…`",
+)
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    settings: Settings
+    policy: DataSharingAgreement
+    store: PostgresEventStore
+    temporal: Client
+    service: ShareRequestService
+    records: Records
+    clients: ApiClients
+    projector: Projector
+
+
+async def storable_text(request: Request) -> None:
+    """Refuse U+0000 anywhere in the path, the query or a JSON body (422).
+
+    PostgreSQL's ``text`` and ``jsonb`` cannot hold it: accepted, it would reach a
+    query as a 503, or be recorded and then stop the read-model projector.
+    """
+    found = []
+    if "\x00" in request.scope["path"]:
+        found.append("path")
+    found += [
+        f"query.{name!r}"
+        for name, value in request.query_params.multi_items()
+        if "\x00" in name + value
+    ]
+    body = await request.body()
+    if b"\\u0000" in body:  # the only way JSON can carry U+0000
+        with contextlib.suppress(ValueError):  # not JSON: the route answers that itself
+            found += [f"body.{where}" for where in _nul_characters(json.loads(body), "")]
+    if found:
+        raise ProblemError(
+            422,
+            "invalid-input",
+            "The input is not valid",
+            "text may not contain the NUL character (U+0000): " + ", ".join(found),
+        )
+
+
+def _nul_characters(value: object, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [where or "."] if "\x00" in value else []
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _nul_characters(item, f"{where}[{i}]")]
+    if isinstance(value, dict):
+        return [
+            p
+            for key, item in value.items()
+            for p in (
+                _nul_characters(key, f"{where}.{key!r}") + _nul_characters(item, f"{where}.{key}")
+            )
+        ]
+    return []
+
+
+def context(request: Request) -> ApiContext:
+    found: ApiContext = request.app.state.context
+    return found
+
+
+Context = Annotated[ApiContext, Depends(context)]
+
+
+async def caller(
+    hub: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiClient:
+    """The authenticated client; 401 without a valid, unrevoked key."""
+    client = (
+        None if credentials is None else await hub.clients.authenticate(credentials.credentials)
+    )
+    if client is None:
+        raise ProblemError(
+            401,
+            "unauthenticated",
+            "Authentication required",
+            "send a valid API key: Authorization: Bearer shk_…",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return client
+
+
+def role(*allowed: Role) -> Callable[..., Awaitable[ApiClient]]:
+    """A dependency: the caller, if its role is one of ``allowed``; 403 otherwise."""
+    names = ", ".join(sorted(r.value for r in allowed))
+
+    async def check(client: Annotated[ApiClient, Depends(caller)]) -> ApiClient:
+        if client.role not in allowed:
+            raise ProblemError(
+                403,
+                "forbidden",
+                "Not permitted for this role",
+                f"this needs the role {names}; the client's role is {client.role.value}",
+            )
+        return client
+
+    return check
+
+
+AgencyClient = Annotated[ApiClient, Depends(role(Role.AGENCY))]
+HubStaff = Annotated[ApiClient, Depends(role(Role.HUB_OFFICER, Role.HUB_MANAGER))]
+Advisor = Annotated[ApiClient, Depends(role(Role.IG_ADVISOR))]
+Auditor = Annotated[ApiClient, Depends(role(Role.AUDITOR))]
