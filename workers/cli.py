@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from events.errors import EventStoreError
+
+if TYPE_CHECKING:
+    from events.envelope import Actor
+from workers.operator import operator_app
 from workers.settings import Settings, StackNotFound
 
 app = typer.Typer(
@@ -21,9 +26,16 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 audit_app = typer.Typer(help="Auditor tools over the event store.", no_args_is_help=True)
 policy_app = typer.Typer(help="The data sharing agreement (DSA) policy.", no_args_is_help=True)
+keys_app = typer.Typer(help="API clients and their keys.", no_args_is_help=True)
+projections_app = typer.Typer(
+    help="The read models built from the event log.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(projections_app, name="projections")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
+app.add_typer(operator_app)  # raise, queue, show and the hub's actions, at the top level
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -58,6 +70,14 @@ def worker() -> None:
     from workers.temporal_worker import run_worker
 
     raise typer.Exit(_run_process(lambda: run_worker(Settings())))
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API (OpenAPI at /docs) and keep the read models up to date."""
+    from workers.api.app import run_api
+
+    raise typer.Exit(_run_process(lambda: run_api(Settings())))
 
 
 @app.command()
@@ -104,6 +124,132 @@ def demo(
         raise typer.Exit(_run_against_stack(run))
     except (StackError, PolicyError) as e:
         raise _fail(str(e)) from e
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who uses the key: a person or an agency system.")],
+    role: Annotated[
+        str, typer.Option(help="agency, hub_officer, hub_manager, ig_advisor, auditor or admin.")
+    ],
+    agency: Annotated[
+        str | None, typer.Option(help="For an agency key: its id in the agreement.")
+    ] = None,
+) -> None:
+    """Create an API client and print its key (shown this once only)."""
+    from workers.api_clients import ApiClientError, ApiClients
+    from workers.resources import open_event_store
+    from workflows.models import Role
+    from workflows.policy import load_policy
+
+    try:
+        client_role = Role(role)
+    except ValueError as e:
+        raise _fail(f"unknown role {role!r}: one of {', '.join(r.value for r in Role)}") from e
+
+    async def run() -> int:
+        settings = Settings()
+        policy = load_policy(settings.policy_file)
+        async with await open_event_store(settings, max_connections=2) as store:
+            try:
+                client, key = await ApiClients(store).create(
+                    name=name,
+                    role=client_role,
+                    agency=agency,
+                    policy=policy,
+                    created_by=_operator(),
+                )
+            except ApiClientError as e:
+                raise _fail(str(e)) from e
+        typer.echo(
+            f"created API client {client.client_id} ({client.role.value}"
+            f"{', ' + client.agency if client.agency else ''}): {client.name}",
+            err=True,
+        )
+        typer.echo(key)
+        return 0
+
+    raise typer.Exit(_run_against_stack(run))
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API clients (never their keys)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from events.projections import Projector
+    from workers.resources import open_event_store
+
+    async def run() -> int:
+        async with await open_event_store(Settings(), max_connections=2) as store:
+            await Projector(store).catch_up()
+            rows = await store.query("SELECT * FROM api_client_view ORDER BY created_at")
+        table = Table(title="API clients")
+        for column in ("client id", "name", "role", "agency", "created", "revoked"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                str(row["client_id"]),
+                row["name"],
+                row["role"],
+                row["agency"] or "",
+                f"{row['created_at']:%Y-%m-%d %H:%M} by {row['created_by']}",
+                f"{row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "",
+            )
+        Console(soft_wrap=True).print(table)
+        return 0
+
+    raise typer.Exit(_run_against_stack(run))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    client_id: Annotated[str, typer.Argument(help="The client id `keys list` shows.")],
+) -> None:
+    """Revoke an API client's key at once."""
+    from uuid import UUID
+
+    from workers.api_clients import ApiClientError, ApiClients
+    from workers.resources import open_event_store
+
+    try:
+        parsed = UUID(client_id)
+    except ValueError as e:
+        raise _fail(f"{client_id!r} is not a client id") from e
+
+    async def run() -> int:
+        async with await open_event_store(Settings(), max_connections=2) as store:
+            try:
+                await ApiClients(store).revoke(parsed, revoked_by=_operator())
+            except ApiClientError as e:
+                raise _fail(str(e)) from e
+        typer.echo(f"revoked API client {parsed}")
+        return 0
+
+    raise typer.Exit(_run_against_stack(run))
+
+
+@projections_app.command("rebuild")
+def projections_rebuild() -> None:
+    """Empty the read models and fold the whole event log into them again."""
+    from events.projections import Projector
+    from workers.resources import open_event_store
+
+    async def run() -> int:
+        async with await open_event_store(Settings(), max_connections=2) as store:
+            folded = await Projector(store).rebuild()
+        typer.echo(f"read models rebuilt from {folded} events")
+        return 0
+
+    raise typer.Exit(_run_against_stack(run))
+
+
+def _operator() -> Actor:
+    """The person at this terminal, as the actor of what they record."""
+    from events.envelope import Actor
+
+    return Actor(id=f"operator:{getpass.getuser()}", role="admin", agency=None)
 
 
 @db_app.command("migrate")
