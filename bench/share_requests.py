@@ -48,8 +48,9 @@ with workflow.unsafe.imports_passed_through():
     from events.envelope import RecordedEvent
     from events.postgres import PostgresEventStore
     from workers.agency_publisher import NatsAgencyPublisher
-    from workers.demo import AgencyInbox, DemoPlayer, play_all
+    from workers.demo import DemoPlayer, play_all
     from workers.demo_cases import RECIPIENTS_PER_REQUEST, DemoCase, DemoPath, demo_cases
+    from workers.demo_channels import AgencyInbox, DirectChannel
     from workers.share_requests import HubAction, ShareRequestService
     from workers.temporal_client import data_converter
     from workflows.activities import ShareRequestActivities
@@ -320,7 +321,7 @@ async def run_share_request_benchmarks(
     service = TimedService(client, policy, task_queue=task_queue)
     inbox = AgencyInbox(nats_url, {agency.id: agency.bus_subject for agency in policy.agencies})
     watcher = RaiseWatcher(store)
-    player = DemoPlayer(service, inbox)
+    player = DemoPlayer(DirectChannel(service), inbox, policy)
     # One worker, wired as `sharehub worker` wires it, runs both sides.
     worker = Worker(
         client,

@@ -12,28 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
+import httpx
 import nats
-from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import ConsumerConfig
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from events.envelope import Actor
 from events.share_requests import DisclosureSent, share_request_events, stream_id_for
-from workers.agency_publisher import AGENCIES_STREAM, AGENCIES_SUBJECTS, DUPLICATE_WINDOW
+from workers.agency_publisher import AGENCIES_STREAM, AGENCIES_SUBJECTS
 from workers.demo_cases import DemoCase, DemoPath, demo_cases
-from workers.jetstream import ensure_stream
+from workers.demo_channels import DEMO_STAFF, AgencyInbox, ApiChannel, Channel
 from workers.resources import open_event_store
 from workers.settings import Settings
-from workers.share_requests import ShareRequestService, ShareRequestServiceError
-from workers.temporal_client import temporal_client
+from workers.share_requests import HubAction, ShareRequestServiceError
 from workflows.activities import AgencyNotice
 from workflows.models import (
     AcknowledgeDisclosure,
@@ -52,6 +51,7 @@ from workflows.models import (
 )
 from workflows.policy import (
     ConsentStatus,
+    DataSharingAgreement,
     DecisionOutcome,
     LawfulBasis,
     ProcessingCondition,
@@ -59,75 +59,16 @@ from workflows.policy import (
     load_policy,
 )
 
-OFFICER = Participant(id="demo-officer-reid", role=Role.HUB_OFFICER)
-MANAGER = Participant(id="demo-manager-aziz", role=Role.HUB_MANAGER)
-ADVISOR = Participant(id="demo-ig-lead-park", role=Role.IG_ADVISOR)
+OFFICER, MANAGER, ADVISOR = DEMO_STAFF
+DEMO_ENROLMENT = Actor(id="sharehub-demo", role="admin", agency=None)
 CASE_TIMEOUT = timedelta(minutes=2)
 FAMILY_REVISIT_AFTER = timedelta(days=14)
-
-
-@dataclass
-class AgencyInbox:
-    """Every notice on the agencies' subjects since the demo began, by request.
-
-    One push consumer over ``sharehub.agency.>`` stands in for the agencies'
-    own systems; it also checks that each notice arrived on the subject of the
-    agency it names.
-    """
-
-    nats_url: str
-    subject_of: dict[str, str]
-    received: dict[UUID, list[AgencyNotice]] = field(default_factory=lambda: defaultdict(list))
-    # time.monotonic() when each notice arrived, by notice id (for the benchmarks)
-    arrived_at: dict[UUID, float] = field(default_factory=dict)
-    misdelivered: list[str] = field(default_factory=list)
-    _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-    @contextlib.asynccontextmanager
-    async def listening(self) -> AsyncIterator[AgencyInbox]:
-        client = await nats.connect(self.nats_url)
-        try:
-            streams = client.jetstream()
-            await ensure_stream(
-                streams,
-                name=AGENCIES_STREAM,
-                subjects=AGENCIES_SUBJECTS,
-                description="sharehub: notices to each partner agency on its own subject",
-                duplicate_window=DUPLICATE_WINDOW,
-            )
-            subscription = await streams.subscribe(
-                AGENCIES_SUBJECTS,
-                stream=AGENCIES_STREAM,
-                cb=self._on_message,
-                deliver_policy=DeliverPolicy.NEW,
-            )
-            yield self
-            await subscription.unsubscribe()
-        finally:
-            await client.close()
-
-    async def _on_message(self, message: Msg) -> None:
-        notice = AgencyNotice.model_validate_json(message.data)
-        if self.subject_of.get(notice.agency) != message.subject:
-            self.misdelivered.append(f"{notice.kind} for {notice.agency} on {message.subject}")
-        await message.ack()
-        async with self._arrived:
-            self.arrived_at.setdefault(notice.notice_id, time.monotonic())
-            self.received[notice.request_id].append(notice)
-            self._arrived.notify_all()
-
-    async def wait_for(self, request_id: UUID, kind: str, count: int) -> list[AgencyNotice]:
-        def arrived() -> list[AgencyNotice]:
-            return [n for n in self.received[request_id] if n.kind == kind]
-
-        async with self._arrived:
-            await self._arrived.wait_for(lambda: len(arrived()) >= count)
-        return arrived()
 
 
 @dataclass(frozen=True)
 class DemoOutcome:
     case: DemoCase
+    request_id: UUID  # the case's own, or the one the API gave it
     stage: str
     events_recorded: int
     disclosures: int = 0
@@ -143,82 +84,117 @@ class DemoOutcome:
 
 
 class DemoPlayer:
-    """Plays every person in a case, through the same service the API uses."""
+    """Plays every person in a case through a channel (HTTP and bus, or in-process)."""
 
-    def __init__(self, service: ShareRequestService, inbox: AgencyInbox) -> None:
-        self._service = service
+    def __init__(self, channel: Channel, inbox: AgencyInbox, policy: DataSharingAgreement) -> None:
+        self._channel = channel
         self._inbox = inbox
+        self._policy = policy
 
-    async def play(self, case: DemoCase) -> DemoOutcome:
+    async def play(self, case: DemoCase, *, turn: int = 0) -> DemoOutcome:
         try:
             async with asyncio.timeout(CASE_TIMEOUT.total_seconds()):
-                return await self._play(case)
+                return await self._play(case, turn)
         except TimeoutError:
             return DemoOutcome(
                 case=case,
+                request_id=case.request.request_id,
                 stage="stuck",
                 events_recorded=0,
-                failure=f"no progress in {CASE_TIMEOUT}; is `sharehub worker` running?",
+                failure=f"no progress in {CASE_TIMEOUT}; are `sharehub worker`, `sharehub "
+                "relay` and `sharehub api` running?",
             )
         except ShareRequestServiceError as e:
-            return DemoOutcome(case=case, stage="refused", events_recorded=0, failure=str(e))
+            return DemoOutcome(
+                case=case,
+                request_id=case.request.request_id,
+                stage="refused",
+                events_recorded=0,
+                failure=str(e),
+            )
 
-    async def _play(self, case: DemoCase) -> DemoOutcome:
-        request_id = case.request.request_id
-        act = self._service.act
-        await self._service.raise_request(case.request)
+    async def _play(self, case: DemoCase, turn: int) -> DemoOutcome:
+        request_id = await self._channel.raise_request(case.request, turn=turn)
+
+        async def act(action: HubAction) -> ActionResult | None:
+            return await self._channel.act(request_id, action, turn=turn)
+
         rag = RagRating.RED if case.path is DemoPath.SECOND_SIGN_OFF else RagRating.AMBER
-        result = await act(
-            request_id,
+        await act(
             Triage(
                 actor=OFFICER,
                 rag=rag,
                 rationale="Repeated missing episodes and contact with older peers: "
                 "partner checks are needed before the strategy discussion.",
-            ),
+            )
         )
         if case.path is DemoPath.WITHDRAWN:
-            result = await act(
-                request_id,
+            withdrawn = await act(
                 Withdraw(
                     actor=case.referrer,
                     reason="The family has moved out of the borough; the new authority has "
                     "the referral.",
-                ),
+                )
             )
-            return DemoOutcome(
-                case=case, stage=result.stage, events_recorded=result.events_recorded
-            )
+            return self._outcome(case, request_id, withdrawn)
         if case.path is DemoPath.DECLINED_AFTER_ADVICE:
-            await self._seek_and_give_advice(request_id)
-        result = await act(request_id, self._decision(case))
-        if case.path is DemoPath.SECOND_SIGN_OFF:
-            result = await act(
-                request_id,
-                SignOff(actor=MANAGER, comment="Consent would put the child at greater risk."),
+            await act(
+                SeekAdvice(
+                    actor=OFFICER,
+                    question="Does the threshold for sharing without consent apply here?",
+                )
             )
-        shares = self._decision(case).shares
+            await act(
+                GiveAdvice(
+                    actor=ADVISOR,
+                    advice_id=await self._channel.advice_id(request_id),
+                    advice="On the packet alone the threshold is not met; early help is "
+                    "proportionate.",
+                )
+            )
+        decision = self._decision(case)
+        await act(decision)
+        if case.path is DemoPath.SECOND_SIGN_OFF:
+            await act(
+                SignOff(actor=MANAGER, comment="Consent would put the child at greater risk.")
+            )
         await self._inbox.wait_for(request_id, "outcome", 1)
-        notices = await self._inbox.wait_for(request_id, "disclosure", len(shares))
+        notices = await self._inbox.wait_for(request_id, "disclosure", len(decision.shares))
         for notice in notices:
             recipient = Participant(
                 id=f"{notice.agency}-duty", role=Role.AGENCY, agency=notice.agency
             )
-            result = await act(
-                request_id,
-                AcknowledgeDisclosure(actor=recipient, disclosure_id=notice.notice_id),
-            )
+            await act(AcknowledgeDisclosure(actor=recipient, disclosure_id=notice.notice_id))
         family_step = self._family_step(case)
-        result = await act(request_id, family_step)
+        last = await act(family_step)
         if family_step.kind is not FamilyStepKind.DEFERRED:
-            result = await act(request_id, Close(actor=OFFICER))
+            last = await act(Close(actor=OFFICER))
+        return self._outcome(
+            case,
+            request_id,
+            last,
+            family_revisit_on=family_step.revisit_on,
+            disclosures=len(notices),
+        )
+
+    @staticmethod
+    def _outcome(
+        case: DemoCase,
+        request_id: UUID,
+        last: ActionResult | None,
+        *,
+        family_revisit_on: date | None = None,
+        disclosures: int = 0,
+    ) -> DemoOutcome:
+        assert last is not None  # the last step of every path is a hub action over HTTP
         return DemoOutcome(
             case=case,
-            stage=result.stage,
-            family_revisit_on=family_step.revisit_on,
-            events_recorded=result.events_recorded,
-            disclosures=len(notices),
-            acknowledged=len(notices),
+            request_id=request_id,
+            stage=last.stage,
+            events_recorded=last.events_recorded,
+            disclosures=disclosures,
+            acknowledged=disclosures,
+            family_revisit_on=family_revisit_on,
         )
 
     def _decision(self, case: DemoCase) -> RecordDecision:
@@ -273,9 +249,7 @@ class DemoPlayer:
 
     def _family_step(self, case: DemoCase) -> RecordFamilyStep:
         if case.path is DemoPath.FAMILY_DEFERRED:
-            revisit = self._service.policy.working_calendar().local_date(
-                _now() + FAMILY_REVISIT_AFTER
-            )
+            revisit = self._policy.working_calendar().local_date(_now() + FAMILY_REVISIT_AFTER)
             return RecordFamilyStep(
                 actor=OFFICER,
                 kind=FamilyStepKind.DEFERRED,
@@ -283,24 +257,6 @@ class DemoPlayer:
                 revisit_on=revisit,
             )
         return RecordFamilyStep(actor=OFFICER, kind=FamilyStepKind.NOTIFIED)
-
-    async def _seek_and_give_advice(self, request_id: UUID) -> ActionResult:
-        await self._service.act(
-            request_id,
-            SeekAdvice(
-                actor=OFFICER,
-                question="Does the threshold for sharing without consent apply here?",
-            ),
-        )
-        (advice,) = await self._service.advice_requests(request_id)
-        return await self._service.act(
-            request_id,
-            GiveAdvice(
-                actor=ADVISOR,
-                advice_id=advice.advice_id,
-                advice="On the packet alone the threshold is not met; early help is proportionate.",
-            ),
-        )
 
 
 def _now() -> datetime:
@@ -317,13 +273,13 @@ async def play_all(
     """Play ``cases``, ``concurrency`` at a time; ``on_done`` after each."""
     slots = asyncio.Semaphore(concurrency)
 
-    async def one(case: DemoCase) -> DemoOutcome:
+    async def one(turn: int, case: DemoCase) -> DemoOutcome:
         async with slots:
-            outcome = await player.play(case)
+            outcome = await player.play(case, turn=turn)
         on_done(outcome)
         return outcome
 
-    return list(await asyncio.gather(*(one(case) for case in cases)))
+    return list(await asyncio.gather(*(one(turn, case) for turn, case in enumerate(cases))))
 
 
 def outcome_table(outcomes: list[DemoOutcome]) -> Table:
@@ -406,18 +362,45 @@ async def compare_subjects_with_store(
 
 
 async def run_demo(
-    settings: Settings, *, requests: int, concurrency: int, seed: int | None, console: Console
+    settings: Settings,
+    *,
+    requests: int,
+    concurrency: int,
+    seed: int | None,
+    console: Console,
+    http: httpx.AsyncClient | None = None,
 ) -> DemoRun:
-    """Play ``requests`` cases against the stack, showing progress and then the outcomes."""
+    """Play ``requests`` cases against the stack as its clients do, then show the outcomes.
+
+    ``http`` reaches the API (by default at the stack's ``api_url``).
+    """
     policy = load_policy(settings.policy_file)
     today = policy.working_calendar().local_date(_now())
     cases = demo_cases(policy, requests, seed=seed, today=today)
+    people = [*DEMO_STAFF, MANAGER, *{case.referrer for case in cases}]
+    people += [
+        Participant(id=f"{agency.id}-duty", role=Role.AGENCY, agency=agency.id)
+        for agency in policy.agencies
+    ]
     inbox = AgencyInbox(
-        settings.resolved_nats_url(), {agency.id: agency.bus_subject for agency in policy.agencies}
+        settings.resolved_nats_url(),
+        {agency.id: agency.bus_subject for agency in policy.agencies},
+        replies=True,
     )
-    async with temporal_client(settings) as client, inbox.listening():
-        service = ShareRequestService(client, policy, task_queue=settings.temporal_task_queue)
-        player = DemoPlayer(service, inbox)
+    async with contextlib.AsyncExitStack() as stack:
+        store = await stack.enter_async_context(await open_event_store(settings, max_connections=2))
+        keys = await ApiChannel.enrol(
+            store, policy, list({p.id: p for p in people}.values()), enrolled_by=DEMO_ENROLMENT
+        )
+        if http is None:
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=settings.resolved_api_url(), timeout=60)
+            )
+        await stack.enter_async_context(inbox.listening())
+        channel = await stack.enter_async_context(
+            ApiChannel(http, inbox, settings.resolved_nats_url(), keys).connected()
+        )
+        player = DemoPlayer(channel, inbox, policy)
         with Progress(
             TextColumn("playing share requests"),
             BarColumn(),
@@ -433,7 +416,7 @@ async def run_demo(
                 on_done=lambda _: progress.advance(task),
             )
     matched, differences = await compare_subjects_with_store(
-        settings, {case.request.request_id for case in cases}
+        settings, {outcome.request_id for outcome in outcomes}
     )
     run = DemoRun(
         outcomes=outcomes, misdelivered=list(inbox.misdelivered), subject_differences=differences
@@ -448,9 +431,7 @@ async def run_demo(
         console.print(f"[red]{line}")
     for outcome in outcomes:
         if outcome.failure is not None:
-            console.print(
-                f"[red]{outcome.case.path} {outcome.case.request.request_id}: {outcome.failure}"
-            )
+            console.print(f"[red]{outcome.case.path} {outcome.request_id}: {outcome.failure}")
     for line in run.misdelivered:
         console.print(f"[red]notice on the wrong subject: {line}")
     return run

@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from faststream.nats import NatsBroker
 from temporalio.client import Client
@@ -19,6 +22,8 @@ from temporalio.worker import Worker
 from events.postgres import PostgresEventStore
 from tests.events.conftest import MASTER_KEY, database_url, template_database  # noqa: F401
 from workers.agency_publisher import NatsAgencyPublisher
+from workers.api.app import build_app, opened_context
+from workers.intake import serve_intake
 from workers.settings import Settings
 from workers.share_requests import ShareRequestService
 from workers.temporal_client import data_converter
@@ -89,3 +94,20 @@ def service(
     client: Client, settings: Settings, policy: DataSharingAgreement
 ) -> ShareRequestService:
     return ShareRequestService(client, policy, task_queue=settings.temporal_task_queue)
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """sharehub as agency systems and people reach it: the HTTP API (in-process, with its
+    read-model projector) and bus intake. Tests add a worker of their choice."""
+    broker = NatsBroker(settings.resolved_nats_url())
+    intake = asyncio.create_task(serve_intake(settings, broker))
+    async with opened_context(settings) as context:
+        app = build_app(context)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sharehub") as http:
+            yield http
+    intake.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await intake
+    await broker.stop()

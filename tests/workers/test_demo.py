@@ -11,6 +11,7 @@ import io
 import uuid
 from collections import defaultdict
 
+import httpx
 import nats
 from rich.console import Console
 from temporalio.client import Client
@@ -69,6 +70,7 @@ async def test_the_demo_plays_every_path_and_each_agency_gets_exactly_its_disclo
     store: PostgresEventStore,
     client: Client,
     worker: None,
+    api: httpx.AsyncClient,
     policy: DataSharingAgreement,
 ) -> None:
     output = io.StringIO()
@@ -78,6 +80,7 @@ async def test_the_demo_plays_every_path_and_each_agency_gets_exactly_its_disclo
         concurrency=3,
         seed=SEED,
         console=Console(file=output, width=120),
+        http=api,
     )
     assert run.succeeded, output.getvalue()
     assert {o.case.path: o.stage for o in run.outcomes} == ENDINGS
@@ -87,7 +90,7 @@ async def test_the_demo_plays_every_path_and_each_agency_gets_exactly_its_disclo
     # What the store says was sent to each agency, per the decisions...
     decided: dict[str, set[tuple[uuid.UUID, str, tuple[str, ...]]]] = defaultdict(set)
     for outcome in run.outcomes:
-        request_id = outcome.case.request.request_id
+        request_id = outcome.request_id
         for recorded in await store.read_stream(stream_id_for(request_id)):
             if recorded.type == "DisclosureSent":
                 sent = share_request_events.decode(recorded)
@@ -108,7 +111,7 @@ async def test_the_demo_plays_every_path_and_each_agency_gets_exactly_its_disclo
     } == expected
 
     # ... is exactly what each agency's subject holds, and nothing personal is on it.
-    ours = {o.case.request.request_id for o in run.outcomes}
+    ours = {o.request_id for o in run.outcomes}
     on_the_bus: dict[str, set[tuple[uuid.UUID, str, tuple[str, ...]]]] = defaultdict(set)
     for subject, notices in (await notices_by_subject(settings.resolved_nats_url())).items():
         for notice, body in notices:
@@ -122,7 +125,7 @@ async def test_the_demo_plays_every_path_and_each_agency_gets_exactly_its_disclo
 
     # Temporal's history of every request: payloads encrypted, no name in plaintext.
     for outcome in run.outcomes:
-        handle = client.get_workflow_handle(str(outcome.case.request.request_id))
+        handle = client.get_workflow_handle(str(outcome.request_id))
         history = await handle.fetch_history()
         raw = b"".join(event.SerializeToString() for event in history.events)
         assert b"binary/encrypted" in raw

@@ -16,6 +16,7 @@ import signal
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import nats
 from rich.console import Console
 
@@ -87,12 +88,19 @@ async def kill_and_restart_worker(
 ) -> ChildProcess:
     worker = start_worker(settings, log_file)
     for threshold in KILL_AT_EVENTS:
-        # Polls the database: the store's position is what tells requests are under way.
-        while await store.head_position() < threshold:  # noqa: ASYNC110
+        # Polls the database: the requests' events tell how far they are.
+        while await requests_events(store) < threshold:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
         await worker.stop()
         worker = start_worker(settings, log_file)
     return worker
+
+
+async def requests_events(store: PostgresEventStore) -> int:
+    [row] = await store.query(
+        "SELECT count(*) AS n FROM events WHERE stream_id LIKE 'share-request-%'"
+    )
+    return int(row["n"])
 
 
 async def notice_counts(nats_url: str) -> Counter[tuple[str, str]]:
@@ -115,7 +123,7 @@ async def notice_counts(nats_url: str) -> Counter[tuple[str, str]]:
 
 
 async def test_a_worker_killed_mid_request_finishes_every_request_without_duplicates(
-    settings: Settings, store: PostgresEventStore, tmp_path: Path
+    settings: Settings, store: PostgresEventStore, api: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     log_file = tmp_path / "worker.log"
     killing = asyncio.create_task(kill_and_restart_worker(settings, store, log_file))
@@ -127,6 +135,7 @@ async def test_a_worker_killed_mid_request_finishes_every_request_without_duplic
             concurrency=REQUESTS,
             seed=7,
             console=Console(file=output, width=120),
+            http=api,
         )
         worker = await killing
     finally:
@@ -135,10 +144,10 @@ async def test_a_worker_killed_mid_request_finishes_every_request_without_duplic
         assert run.succeeded, output.getvalue() + log_file.read_text()
         assert log_file.read_text().count("worker polling task queue") == 1 + len(KILL_AT_EVENTS)
         for outcome in run.outcomes:
-            recorded = await store.read_stream(stream_id_for(outcome.case.request.request_id))
+            recorded = await store.read_stream(stream_id_for(outcome.request_id))
             assert Counter(e.type for e in recorded) == EXPECTED_EVENTS[outcome.case.path]
         assert (await verify_chain(store)).first_break is None
-        ours = {str(o.case.request.request_id) for o in run.outcomes}
+        ours = {str(o.request_id) for o in run.outcomes}
         counts = await notice_counts(settings.resolved_nats_url())
         mine = {key: count for key, count in counts.items() if key[0] in ours}
         assert mine and set(mine.values()) == {1}
