@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID
 
 import typer
 
@@ -129,32 +129,17 @@ async def _raise(
     submission: ShareRequestSubmission,
     idempotency_key: str | None,
 ) -> tuple[UUID, bool]:
-    """The API's raise, step for step; the request id, and whether it was raised before."""
-    # The API's own request ids and key records, so a key is one key whichever door it used.
-    from workers.api.agencies import _IDEMPOTENT_REQUESTS, _remember_key
-    from workers.share_requests import RequestAlreadyRaised, RequestRejected
-    from workflows.raising import raise_problems
+    """The API's raise; the request id, and whether it was raised before."""
+    from workers.submissions import raise_submission
 
-    assert agency.agency is not None  # an agency key names its agency
-    if idempotency_key is None:
-        request_id = uuid4()
-    else:
-        request_id = uuid5(_IDEMPOTENT_REQUESTS, f"{agency.client_id}:{idempotency_key}")
-    request = submission.as_request(request_id=request_id, agency=agency.agency)
-    problems = raise_problems(request, hub.policy)
-    if problems:  # before the key is remembered: a refused raise leaves nothing behind
-        raise RequestRejected(problems)
-    if idempotency_key is not None and not await _remember_key(
-        hub, agency, idempotency_key, submission, request_id
-    ):
-        return request_id, True
-    try:
-        await hub.service.raise_request(request)
-    except RequestAlreadyRaised:
-        if idempotency_key is None:
-            raise
-        # The first raise with this key stopped after starting the workflow.
-    return request_id, False
+    raised = await raise_submission(
+        hub.service,
+        hub.store,
+        agency=agency,
+        submission=submission,
+        idempotency_key=idempotency_key,
+    )
+    return raised.request_id, raised.replayed
 
 
 async def _recorded(hub: ApiContext, request_id: UUID) -> bool:
@@ -429,7 +414,6 @@ def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     from temporalio.service import RPCError
 
     from events.errors import EventStoreError
-    from workers.api.problems import ProblemError
     from workers.permissions import NotPermitted
     from workers.records import RecordNotFound
     from workers.settings import StackNotFound
@@ -440,6 +424,7 @@ def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         ShareRequestFinished,
         UnknownShareRequest,
     )
+    from workers.submissions import IdempotencyKeyReused
     from workflows.policy import PolicyError
 
     try:
@@ -456,8 +441,8 @@ def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         message, status = f"refused, nothing recorded: {e}", 1
     except (NotPermitted, RequestAlreadyRaised, ShareRequestFinished) as e:
         message, status = f"refused: {e}", 1
-    except ProblemError as e:  # an idempotency key used before for another request
-        message, status = f"refused: {e.detail}", 1
+    except IdempotencyKeyReused as e:
+        message, status = f"refused: {e}", 1
     except (UnknownShareRequest, RecordNotFound) as e:
         message, status = str(e), 2
     except StackNotFound as e:

@@ -6,16 +6,13 @@ answers 404, exactly as an id that does not exist.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import uuid
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from workers.api.context import AgencyClient, Context
-from workers.api.problems import ProblemError, problem_responses
+from workers.api.problems import problem_responses
 from workers.api.schemas import (
     DisclosureDetail,
     DisclosureOut,
@@ -24,15 +21,11 @@ from workers.api.schemas import (
     RaisedRequest,
     WithdrawBody,
 )
-from workers.api_clients import ApiClient
-from workers.share_requests import RequestAlreadyRaised, RequestRejected, ShareRequestSubmission
+from workers.share_requests import ShareRequestSubmission
+from workers.submissions import raise_submission
 from workflows.models import AcknowledgeDisclosure, ActionResult, Stage, Withdraw
-from workflows.raising import raise_problems
 
 router = APIRouter(prefix="/v1", tags=["agencies"])
-# Request ids of idempotent raises: uuid5(client id + key), so a repeat can never
-# start a second workflow even if the first answer was lost mid-way.
-_IDEMPOTENT_REQUESTS = UUID("5b4f2c1e-8f0a-4c3e-9a57-1d2b6e0c7a11")
 
 Cursor = Annotated[str | None, Query(max_length=500, description="From the previous page")]
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -62,63 +55,17 @@ async def raise_share_request(
     idempotency_key: IdempotencyKey = None,
 ) -> RaiseAccepted:
     """Raise a share request as this agency (the referrer is the authenticated client)."""
-    assert agency.agency is not None
-    if idempotency_key is None:
-        request_id = uuid.uuid4()
-    else:
-        request_id = uuid.uuid5(_IDEMPOTENT_REQUESTS, f"{agency.client_id}:{idempotency_key}")
-    request = submission.as_request(request_id=request_id, agency=agency.agency)
-    problems = raise_problems(request, hub.policy)
-    if problems:  # before the key is remembered: a refused raise leaves nothing behind
-        raise RequestRejected(problems)
-    if idempotency_key is not None:
-        first = await _remember_key(hub, agency, idempotency_key, submission, request_id)
-        if not first:  # the first answer again, marked as a replay
-            response.headers["Idempotent-Replayed"] = "true"
-            response.headers["Location"] = f"/v1/share-requests/{request_id}"
-            return RaiseAccepted(request_id=request_id, stage=Stage.RAISED, detail="raised")
-    try:
-        await hub.service.raise_request(request)
-    except RequestAlreadyRaised:
-        if idempotency_key is None:
-            raise
-        # The first call with this key stopped after starting the workflow.
-    response.headers["Location"] = f"/v1/share-requests/{request_id}"
-    return RaiseAccepted(request_id=request_id, stage=Stage.RAISED, detail="raised")
-
-
-async def _remember_key(
-    hub: Context, agency: ApiClient, key: str, submission: ShareRequestSubmission, request_id: UUID
-) -> bool:
-    """Record the key with a digest of the body; False if it was used before with it."""
-    digest = hashlib.sha256(
-        json.dumps(submission.model_dump(mode="json"), sort_keys=True).encode()
-    ).digest()
-    async with hub.store.transaction() as session:
-        inserted = await session.fetchrow(
-            "INSERT INTO idempotency_keys (client_id, key, body_digest, request_id)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (client_id, key) DO NOTHING RETURNING key",
-            agency.client_id,
-            key,
-            digest,
-            request_id,
-        )
-        if inserted is not None:
-            return True
-        first = await session.fetchrow(
-            "SELECT body_digest FROM idempotency_keys WHERE client_id = $1 AND key = $2",
-            agency.client_id,
-            key,
-        )
-    assert first is not None
-    if first["body_digest"] != digest:
-        raise ProblemError(
-            409,
-            "idempotency-key-reused",
-            "Idempotency key already used for another body",
-            f"the key {key!r} was used for a different share request; use a new key",
-        )
-    return False
+    raised = await raise_submission(
+        hub.service,
+        hub.store,
+        agency=agency,
+        submission=submission,
+        idempotency_key=idempotency_key,
+    )
+    if raised.replayed:  # the first answer again, marked as a replay
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/v1/share-requests/{raised.request_id}"
+    return RaiseAccepted(request_id=raised.request_id, stage=Stage.RAISED, detail="raised")
 
 
 @router.get(

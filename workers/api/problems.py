@@ -26,6 +26,7 @@ from workers.share_requests import (
     ShareRequestFinished,
     UnknownShareRequest,
 )
+from workers.submissions import IdempotencyKeyReused
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:sharehub:problem:"
@@ -218,6 +219,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _exists(request: Request, error: RequestAlreadyRaised) -> JSONResponse:
         return problem_response(
             request, 409, "share-request-exists", "This request id is already used", str(error)
+        )
+
+    @app.exception_handler(IdempotencyKeyReused)
+    async def _key_reused(request: Request, error: IdempotencyKeyReused) -> JSONResponse:
+        return problem_response(
+            request,
+            409,
+            "idempotency-key-reused",
+            "Idempotency key already used for another body",
+            str(error),
         )
 
     @app.exception_handler(ShareRequestFinished)
