@@ -213,7 +213,7 @@ class Records:
         events = await self._store.read_stream(stream_id_for(row["request_id"]))
         raised = next(e for e in events if e.type == ShareRequestRaised.event_type)
         await self._viewed(viewer, row["request_id"], "disclosure", disclosure_id, via)
-        return {**row, "child": raised.data["child"], "redacted": raised.redacted}
+        return {**row, "child": _child_as_recipients_see(raised), "redacted": raised.redacted}
 
     async def disclosure_row(self, disclosure_id: UUID, *, agency: str | None) -> dict[str, Any]:
         """The disclosure's row, if it was sent to ``agency`` (no access-log entry)."""
@@ -359,6 +359,20 @@ def _for_referrer(row: dict[str, Any]) -> dict[str, Any]:
         "updated_at",
     )
     return {key: row[key] for key in keys}
+
+
+def _child_as_recipients_see(raised: RecordedEvent) -> dict[str, Any] | str:
+    """Enough to find the child in the recipient's own records: the identifier, and the
+    child's names, date of birth and address; not the other people or the account of
+    the concern, which the decision did not share."""
+    identifier, details = raised.data["child"], raised.data["details"]
+    if not isinstance(identifier, dict) or not isinstance(details, dict):
+        return str(identifier)  # shredded: it reads as redacted
+    child: dict[str, Any] = next((p for p in details["people"] if p["role"] == "child"), {})
+    return {
+        **identifier,
+        **{k: child.get(k) for k in ("given_names", "family_name", "date_of_birth", "address")},
+    }
 
 
 def timeline_entry(event: RecordedEvent) -> dict[str, Any]:

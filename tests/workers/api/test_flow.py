@@ -70,7 +70,16 @@ async def test_a_request_from_raise_to_close_over_http(api: Api) -> None:
     detail = expect(
         await api.http.get(f"/v1/disclosures/{disclosure_id}", headers=c.police.headers), 200
     )
-    assert detail["child"] == {"nhs_number": "9434765919", "absence_reason": None}
+    # Enough to find the child in its own records, and nothing about the others named.
+    assert detail["child"] == {
+        "nhs_number": "9434765919",
+        "absence_reason": None,
+        "given_names": "Amara",
+        "family_name": "Okafor",
+        "date_of_birth": "2016-03-02",
+        "address": {"lines": ["14 Ravensbury Terrace"], "town": None, "postcode": "SW18 4RL"},
+    }
+    assert "Grace" not in str(detail) and "missing from school" not in str(detail)
     assert detail["caveats"] == ["Do not disclose to the parent"]
     assert detail["request_id"] == str(request_id)
     acknowledged = await api.http.post(
