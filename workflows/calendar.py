@@ -173,6 +173,8 @@ class WorkingCalendar:
             hours = self._opening_hours(day)
             if hours is not None:
                 yield hours
+            if day == date.max:  # a calendar with almost no open time, and no known years
+                raise CalendarRangeError("the calendar has no open time left before year 9999")
             day += _ONE_DAY
 
     def _opening_hours(self, day: date) -> tuple[datetime, datetime] | None:

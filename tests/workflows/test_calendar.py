@@ -348,7 +348,14 @@ times_of_day = st.times()
 @st.composite
 def calendars(draw: st.DrawFn) -> WorkingCalendar:
     """Any hours, any working days, in zones whose clocks change by an hour or half an hour."""
-    opens, closes = sorted(draw(st.lists(times_of_day, min_size=2, max_size=2, unique=True)))
+    # At least a quarter of an hour open: with a few microseconds a day, 72 hours of
+    # open time would lie beyond year 9999.
+    opens = draw(st.times(max_value=time(23, 44)))
+    closes = draw(
+        st.times(
+            min_value=(datetime.combine(date.min, opens) + timedelta(minutes=15)).time()
+        )
+    )
     return WorkingCalendar(
         timezone=str(draw(st.sampled_from(_ZONES))),
         working_weekdays=frozenset(draw(st.sets(st.integers(0, 6), min_size=1))),
