@@ -352,9 +352,7 @@ def calendars(draw: st.DrawFn) -> WorkingCalendar:
     # open time would lie beyond year 9999.
     opens = draw(st.times(max_value=time(23, 44)))
     closes = draw(
-        st.times(
-            min_value=(datetime.combine(date.min, opens) + timedelta(minutes=15)).time()
-        )
+        st.times(min_value=(datetime.combine(date.min, opens) + timedelta(minutes=15)).time())
     )
     return WorkingCalendar(
         timezone=str(draw(st.sampled_from(_ZONES))),
