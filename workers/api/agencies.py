@@ -11,7 +11,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from workers.api.context import AgencyClient, Context
+from workers.api.context import Context, RaisingAgency, RecipientAgency, ReferringAgency
 from workers.api.problems import problem_responses
 from workers.api.schemas import (
     DisclosureDetail,
@@ -50,7 +50,7 @@ IdempotencyKey = Annotated[
 async def raise_share_request(
     submission: ShareRequestSubmission,
     hub: Context,
-    agency: AgencyClient,
+    agency: RaisingAgency,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> RaiseAccepted:
@@ -74,7 +74,7 @@ async def raise_share_request(
     responses=problem_responses(400, 401, 403, 503),
 )
 async def requests_raised(
-    hub: Context, agency: AgencyClient, cursor: Cursor = None, limit: Limit = 50
+    hub: Context, agency: ReferringAgency, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[RaisedRequest]:
     """The requests this agency raised, newest first, with their outcome."""
     assert agency.agency is not None
@@ -88,7 +88,7 @@ async def requests_raised(
     responses=problem_responses(401, 403, 404, 503),
 )
 async def request_raised(
-    request_id: UUID, hub: Context, agency: AgencyClient, request: Request
+    request_id: UUID, hub: Context, agency: ReferringAgency, request: Request
 ) -> RaisedRequest:
     """One request this agency raised, with its outcome (recorded in the access log)."""
     row = await hub.records.raised_request(request_id, viewer=agency, via=_via(request))
@@ -101,7 +101,7 @@ async def request_raised(
     responses=problem_responses(401, 403, 404, 409, 422, 503),
 )
 async def withdraw_raised(
-    request_id: UUID, body: WithdrawBody, hub: Context, agency: AgencyClient
+    request_id: UUID, body: WithdrawBody, hub: Context, agency: ReferringAgency
 ) -> ActionResult:
     """Withdraw a request this agency raised, before its decision."""
     await hub.records.raised_request_row(request_id, agency=agency.agency)
@@ -116,7 +116,7 @@ async def withdraw_raised(
     responses=problem_responses(400, 401, 403, 503),
 )
 async def disclosures_received(
-    hub: Context, agency: AgencyClient, cursor: Cursor = None, limit: Limit = 50
+    hub: Context, agency: RecipientAgency, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[DisclosureOut]:
     """Disclosures addressed to this agency, newest first."""
     assert agency.agency is not None
@@ -130,7 +130,7 @@ async def disclosures_received(
     responses=problem_responses(401, 403, 404, 503),
 )
 async def disclosure_received(
-    disclosure_id: UUID, hub: Context, agency: AgencyClient, request: Request
+    disclosure_id: UUID, hub: Context, agency: RecipientAgency, request: Request
 ) -> DisclosureDetail:
     """One disclosure to this agency: what was decided for it (recorded in the access log)."""
     row = await hub.records.disclosure(disclosure_id, viewer=agency, via=_via(request))
@@ -142,7 +142,7 @@ async def disclosure_received(
     response_model=ActionResult,
     responses=problem_responses(401, 403, 404, 409, 422, 503),
 )
-async def acknowledge(disclosure_id: UUID, hub: Context, agency: AgencyClient) -> ActionResult:
+async def acknowledge(disclosure_id: UUID, hub: Context, agency: RecipientAgency) -> ActionResult:
     """Acknowledge a disclosure addressed to this agency."""
     row = await hub.records.disclosure_row(disclosure_id, agency=agency.agency)
     return await hub.service.act(

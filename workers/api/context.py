@@ -2,7 +2,7 @@
 
 Resources are opened once per process in the app's lifespan and kept in an
 :class:`ApiContext` on ``app.state``. :func:`caller` authenticates the API key;
-:func:`role` narrows a route to the roles that may use it (403 otherwise).
+:func:`permitted_to` lets a route's caller in by the shared permissions table (403 otherwise).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from events.postgres import PostgresEventStore
 from events.projections import Projector
 from workers.api.problems import ProblemError
 from workers.api_clients import ApiClient, ApiClients
+from workers.permissions import NotPermitted, Work, require
 from workers.records import Records
 from workers.settings import Settings
 from workers.share_requests import ShareRequestService
-from workflows.models import Role
 from workflows.policy import DataSharingAgreement
 
 _bearer = HTTPBearer(
@@ -116,24 +116,27 @@ async def caller(
     return client
 
 
-def role(*allowed: Role) -> Callable[..., Awaitable[ApiClient]]:
-    """A dependency: the caller, if its role is one of ``allowed``; 403 otherwise."""
-    names = ", ".join(sorted(r.value for r in allowed))
+def permitted_to(work: Work) -> Callable[..., Awaitable[ApiClient]]:
+    """A dependency: the caller, if its role is let into ``work``; 403 otherwise.
+
+    The table is :data:`workers.permissions.PERMITTED`, which the operator CLI reads too.
+    """
 
     async def check(client: Annotated[ApiClient, Depends(caller)]) -> ApiClient:
-        if client.role not in allowed:
-            raise ProblemError(
-                403,
-                "forbidden",
-                "Not permitted for this role",
-                f"this needs the role {names}; the client's role is {client.role.value}",
-            )
+        try:
+            require(client.role, work)
+        except NotPermitted as e:
+            raise ProblemError(403, "forbidden", "Not permitted for this role", str(e)) from e
         return client
 
     return check
 
 
-AgencyClient = Annotated[ApiClient, Depends(role(Role.AGENCY))]
-HubStaff = Annotated[ApiClient, Depends(role(Role.HUB_OFFICER, Role.HUB_MANAGER))]
-Advisor = Annotated[ApiClient, Depends(role(Role.IG_ADVISOR))]
-Auditor = Annotated[ApiClient, Depends(role(Role.AUDITOR))]
+RaisingAgency = Annotated[ApiClient, Depends(permitted_to(Work.RAISE_REQUESTS))]
+ReferringAgency = Annotated[ApiClient, Depends(permitted_to(Work.FOLLOW_OWN_REQUESTS))]
+RecipientAgency = Annotated[ApiClient, Depends(permitted_to(Work.RECEIVE_DISCLOSURES))]
+QueueReader = Annotated[ApiClient, Depends(permitted_to(Work.READ_HUB_QUEUE))]
+RequestReader = Annotated[ApiClient, Depends(permitted_to(Work.SEE_REQUEST_IN_FULL))]
+HubStaff = Annotated[ApiClient, Depends(permitted_to(Work.ACT_FOR_THE_HUB))]
+Advisor = Annotated[ApiClient, Depends(permitted_to(Work.GIVE_ADVICE))]
+Auditor = Annotated[ApiClient, Depends(permitted_to(Work.AUDIT))]

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from workers.api.agencies import Cursor, Limit, _via
-from workers.api.context import Context, HubStaff
+from workers.api.context import Context, HubStaff, QueueReader, RequestReader
 from workers.api.problems import problem_responses
 from workers.api.schemas import (
     DecisionBody,
@@ -52,7 +52,7 @@ _ACTION_ERRORS = problem_responses(401, 403, 404, 409, 422, 503)
 )
 async def queue(
     hub: Context,
-    staff: HubStaff,
+    staff: QueueReader,
     stage: Annotated[list[Stage] | None, Query(description="Only these stages")] = None,
     rag: Annotated[RagRating | None, Query(description="Only this rating")] = None,
     cursor: Cursor = None,
@@ -72,7 +72,7 @@ async def queue(
     responses=problem_responses(401, 403, 404, 503),
 )
 async def request_in_full(
-    request_id: UUID, hub: Context, staff: HubStaff, request: Request
+    request_id: UUID, hub: Context, staff: RequestReader, request: Request
 ) -> HubRequestView:
     """A request with the child, what was asked, disclosures, advice and its timeline."""
     view = await hub.records.request_in_full(request_id, viewer=staff, via=_via(request))
