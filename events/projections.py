@@ -102,10 +102,10 @@ def fold_request(row: Row | None, event: RecordedEvent) -> Row | None:
             row["outcome"] = data["outcome"]
             row["decided_at"] = event.occurred_at
             row["decided_by"] = event.actor.id
-            row["awaiting_sign_off"] = bool(data["sign_off_needed_because"])
+            if data["sign_off_needed_because"]:
+                row["stage"] = "awaiting_sign_off"  # until DecisionSignedOff names a signer
         case "DecisionSignedOff":
             row["signed_off_by"] = event.actor.id
-            row["awaiting_sign_off"] = False
         case "ReferrerToldOutcome":
             row["referrer_told_at"] = event.occurred_at
         case "DisclosureSent":
@@ -136,7 +136,7 @@ def _stage(row: Row) -> str:
         return str(row["stage"])
     if row["outcome"] is None:
         return "triaged" if row["rag"] is not None else "raised"
-    if row.get("awaiting_sign_off"):
+    if row["stage"] == "awaiting_sign_off" and row["signed_off_by"] is None:
         return "awaiting_sign_off"
     if row["referrer_told_at"] is None or row["disclosures_acknowledged"] < row["disclosures_sent"]:
         return "disclosing"
@@ -347,8 +347,6 @@ def replay_request(events: Iterable[RecordedEvent]) -> RequestState:
                 row = model.fold(rows.get(key), event)
                 if row is not None:
                     rows[key] = row
-    if request is not None:
-        request.pop("awaiting_sign_off", None)
     return RequestState(request, list(disclosures.values()), list(advice.values()), applied)
 
 
@@ -462,8 +460,6 @@ class Projector:
             current = await session.fetchrow(
                 f"SELECT * FROM {model.table} WHERE {model.key} = $1 FOR UPDATE", key
             )
-            if current is not None and model is SHARE_REQUESTS:
-                current["awaiting_sign_off"] = current["stage"] == "awaiting_sign_off"
             row = model.fold(current, event)
             if row is not None and row != current:
                 await session.execute(model.upsert_sql(), *(row[c] for c in model.columns))

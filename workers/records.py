@@ -142,7 +142,7 @@ class Records:
         self, request_id: UUID, *, viewer: ApiClient, via: str
     ) -> dict[str, Any]:
         """Everything about a request, the child included, with its timeline (hub staff)."""
-        row = await self._request_row(request_id)
+        row = await self.request_row(request_id)
         events = await self._store.read_stream(stream_id_for(request_id))
         raised = next(e for e in events if e.type == ShareRequestRaised.event_type)
         await self._viewed(viewer, request_id, "share_request", request_id, via)
@@ -186,7 +186,7 @@ class Records:
 
     async def raised_request_row(self, request_id: UUID, *, agency: str | None) -> dict[str, Any]:
         """The request's row, if ``agency`` raised it (no access-log entry: not a view)."""
-        row = await self._request_row(request_id)
+        row = await self.request_row(request_id)
         if row["referrer_agency"] != agency:
             raise RecordNotFound("share request", request_id)
         return row
@@ -311,9 +311,6 @@ class Records:
     # ------------------------------------------------------------------ shared
 
     async def request_row(self, request_id: UUID) -> dict[str, Any]:
-        return await self._request_row(request_id)
-
-    async def _request_row(self, request_id: UUID) -> dict[str, Any]:
         rows = await self._store.query(
             "SELECT * FROM share_request_view WHERE request_id = $1", request_id
         )

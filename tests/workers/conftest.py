@@ -10,10 +10,12 @@ import asyncio
 import base64
 import contextlib
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 from faststream.nats import NatsBroker
 from temporalio.client import Client
@@ -21,13 +23,13 @@ from temporalio.worker import Worker
 
 from events.postgres import PostgresEventStore
 from tests.events.conftest import MASTER_KEY, database_url, template_database  # noqa: F401
-from workers.agency_publisher import NatsAgencyPublisher
+from workers.agency_publisher import AGENCIES_STREAM, AGENCIES_SUBJECTS, NatsAgencyPublisher
 from workers.api.app import build_app, opened_context
 from workers.intake import serve_intake
 from workers.settings import Settings
 from workers.share_requests import ShareRequestService
 from workers.temporal_client import data_converter
-from workflows.activities import ShareRequestActivities
+from workflows.activities import AgencyNotice, ShareRequestActivities
 from workflows.policy import DataSharingAgreement, load_policy
 from workflows.share_request import ShareRequestWorkflow
 
@@ -111,3 +113,22 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     with contextlib.suppress(asyncio.CancelledError):
         await intake
     await broker.stop()
+
+
+async def notices_by_subject(nats_url: str) -> dict[str, list[tuple[AgencyNotice, bytes]]]:
+    client = await nats.connect(nats_url)
+    try:
+        subscription = await client.jetstream().pull_subscribe(
+            AGENCIES_SUBJECTS, stream=AGENCIES_STREAM
+        )
+        found: dict[str, list[tuple[AgencyNotice, bytes]]] = defaultdict(list)
+        while True:
+            try:
+                batch = await subscription.fetch(500, timeout=1)
+            except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
+                return found
+            for message in batch:
+                notice = AgencyNotice.model_validate_json(message.data)
+                found[message.subject].append((notice, message.data))
+    finally:
+        await client.close()

@@ -12,41 +12,20 @@ import uuid
 from collections import defaultdict
 
 import httpx
-import nats
 from rich.console import Console
 from temporalio.client import Client
 
 from events.postgres import PostgresEventStore
 from events.share_requests import DisclosureSent, share_request_events, stream_id_for
-from workers.agency_publisher import AGENCIES_STREAM, AGENCIES_SUBJECTS
+from tests.workers.conftest import notices_by_subject
 from workers.demo import DemoOutcome, run_demo
 from workers.demo_cases import DemoPath
 from workers.settings import Settings
-from workflows.activities import AgencyNotice
 from workflows.models import Stage
 from workflows.policy import DataSharingAgreement
 
 SEED = 20261125
 REQUESTS = len(DemoPath)
-
-
-async def notices_by_subject(nats_url: str) -> dict[str, list[tuple[AgencyNotice, bytes]]]:
-    client = await nats.connect(nats_url)
-    try:
-        subscription = await client.jetstream().pull_subscribe(
-            AGENCIES_SUBJECTS, stream=AGENCIES_STREAM
-        )
-        found: dict[str, list[tuple[AgencyNotice, bytes]]] = defaultdict(list)
-        while True:
-            try:
-                batch = await subscription.fetch(500, timeout=1)
-            except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
-                return found
-            for message in batch:
-                notice = AgencyNotice.model_validate_json(message.data)
-                found[message.subject].append((notice, message.data))
-    finally:
-        await client.close()
 
 
 ENDINGS = {

@@ -17,19 +17,17 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-import nats
 from rich.console import Console
 
 from events.audit import verify_chain
 from events.postgres import PostgresEventStore
 from events.share_requests import stream_id_for
-from workers.agency_publisher import AGENCIES_STREAM, AGENCIES_SUBJECTS
+from tests.workers.conftest import notices_by_subject
 from workers.child_process import ChildProcess
 from workers.demo import run_demo
 from workers.demo_cases import DemoPath
 from workers.devstack import sharehub_command
 from workers.settings import Settings
-from workflows.activities import AgencyNotice
 
 REQUESTS = 2 * len(DemoPath)
 KILL_AT_EVENTS = (15, 60)
@@ -103,25 +101,6 @@ async def requests_events(store: PostgresEventStore) -> int:
     return int(row["n"])
 
 
-async def notice_counts(nats_url: str) -> Counter[tuple[str, str]]:
-    client = await nats.connect(nats_url)
-    try:
-        subscription = await client.jetstream().pull_subscribe(
-            AGENCIES_SUBJECTS, stream=AGENCIES_STREAM
-        )
-        counts: Counter[tuple[str, str]] = Counter()
-        while True:
-            try:
-                batch = await subscription.fetch(500, timeout=1)
-            except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
-                return counts
-            for message in batch:
-                notice = AgencyNotice.model_validate_json(message.data)
-                counts[(str(notice.request_id), str(notice.notice_id))] += 1
-    finally:
-        await client.close()
-
-
 async def test_a_worker_killed_mid_request_finishes_every_request_without_duplicates(
     settings: Settings, store: PostgresEventStore, api: httpx.AsyncClient, tmp_path: Path
 ) -> None:
@@ -148,7 +127,11 @@ async def test_a_worker_killed_mid_request_finishes_every_request_without_duplic
             assert Counter(e.type for e in recorded) == EXPECTED_EVENTS[outcome.case.path]
         assert (await verify_chain(store)).first_break is None
         ours = {str(o.request_id) for o in run.outcomes}
-        counts = await notice_counts(settings.resolved_nats_url())
+        counts = Counter(
+            (str(notice.request_id), str(notice.notice_id))
+            for notices in (await notices_by_subject(settings.resolved_nats_url())).values()
+            for notice, _ in notices
+        )
         mine = {key: count for key, count in counts.items() if key[0] in ours}
         assert mine and set(mine.values()) == {1}
     finally:
