@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STATE_FILE_NAME = "stack.json"
 MASTER_KEY_FILE_NAME = "master.key"
+AUDIT_SIGNING_KEY_FILE_NAME = "audit-signing.key"
+AUDIT_PUBLIC_KEY_FILE_NAME = "audit-signing.pub"
 
 
 class StackNotFound(RuntimeError):
@@ -56,6 +58,22 @@ class Settings(BaseSettings):
         default=None,
         description="Base64 of the 32-byte key that wraps per-subject data keys. "
         "Without it, one is generated once under the home folder.",
+    )
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="PEM file of the Ed25519 key that signs checkpoints (`sharehub audit "
+        "keygen`). Without it, the home folder's key, generated once for a local stack.",
+    )
+    audit_public_key_file: Path | None = Field(
+        default=None,
+        description="PEM file of the public key that checkpoints are verified with. "
+        "Without it, the one beside the signing key.",
+    )
+    checkpoint_every_events: int = Field(
+        default=100, ge=1, description="Sign a checkpoint once this many events are new ..."
+    )
+    checkpoint_every_seconds: float = Field(
+        default=60.0, gt=0, description="... or once any new event is this many seconds old."
     )
 
     @property
@@ -112,3 +130,13 @@ class Settings(BaseSettings):
         if len(key) != 32:
             raise ValueError("SHAREHUB_MASTER_KEY must be 32 bytes, base64-encoded")
         return key
+
+    def resolved_audit_signing_key_file(self) -> Path:
+        return self.audit_signing_key_file or self.home / AUDIT_SIGNING_KEY_FILE_NAME
+
+    def resolved_audit_public_key_file(self) -> Path:
+        if self.audit_public_key_file is not None:
+            return self.audit_public_key_file
+        if self.audit_signing_key_file is not None:
+            return self.audit_signing_key_file.with_suffix(".pub")
+        return self.home / AUDIT_PUBLIC_KEY_FILE_NAME
