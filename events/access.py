@@ -56,6 +56,6 @@ class RecordViewed(DomainEvent):
     event_type = "RecordViewed"
 
     request_id: UUID
-    record: Literal["share_request", "disclosure", "share_request_state"]
+    record: Literal["share_request", "disclosure", "share_request_state", "decision_report"]
     record_id: UUID
     via: str  # e.g. "GET /v1/hub/share-requests/{id}"

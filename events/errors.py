@@ -7,7 +7,8 @@
      │    ├── EventIdReused          same event id, different content
      │    └── AppendOnlyViolation    an attempt to change or remove recorded events
      ├── UnknownEventType            no model registered for a stored type
-     ├── SubjectShredded             the subject's key is destroyed: data unreadable
+     ├── SubjectKeyDestroyed         the subject's key is destroyed: data unreadable
+     ├── ProofUnavailable            no inclusion proof can be given (yet) for an event
      └── MigrationError              a schema migration failed or was altered
 
 Callers catch ``EventStoreError`` to handle every store failure in one place.
@@ -60,7 +61,7 @@ class UnknownEventType(EventStoreError):
         self.schema_version = schema_version
 
 
-class SubjectShredded(EventStoreError):
+class SubjectKeyDestroyed(EventStoreError):
     def __init__(self, subject_id: str) -> None:
         super().__init__(f"the data key of subject {subject_id} has been destroyed")
         self.subject_id = subject_id
@@ -68,3 +69,7 @@ class SubjectShredded(EventStoreError):
 
 class MigrationError(EventStoreError):
     """A migration failed, or one already applied has been edited since."""
+
+
+class ProofUnavailable(EventStoreError):
+    """No inclusion proof for the event: it is not recorded, or no checkpoint covers it yet."""

@@ -39,10 +39,11 @@ from events.errors import (
     EventStoreError,
     MigrationError,
     StoreUnavailable,
-    SubjectShredded,
+    SubjectKeyDestroyed,
     WrongExpectedVersion,
 )
 from events.migrations import available_migrations
+from events.signed_checkpoints import SignedCheckpoint
 from events.store import ChainLink
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ _EVENT_COLUMNS = (
 #
 # A row's columns come in two runs: those known before the append lock, prepared
 # with the event, and those only known under it, added when the event is placed.
+_SIGNED_CHECKPOINT_COLUMNS = "tree_size, root_hash, head_hash, signed_at, key_id, signature"
+
 _INSERT_EVENTS = f"""
 WITH inserted AS (
     INSERT INTO events ({_EVENT_COLUMNS}, canonical)
@@ -360,7 +363,7 @@ class PostgresEventStore:
             raise ValueError(f"{event.type} carries personal data and needs a subject_id")
         data_key = await self._data_key(event.subject_id, create=True)
         if data_key is None:
-            raise SubjectShredded(event.subject_id)
+            raise SubjectKeyDestroyed(event.subject_id)
         return encrypt_fields(data_key, event.event_id, event.data, personal)
 
     def _ensure_committers(self) -> None:
@@ -539,6 +542,16 @@ class PostgresEventStore:
             sealed=sealed,
         )
 
+    async def read_types(
+        self, types: Sequence[str], *, sealed: bool = False
+    ) -> list[RecordedEvent]:
+        return await self._select(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE type = ANY($1::text[])"
+            " ORDER BY global_position",
+            list(types),
+            sealed=sealed,
+        )
+
     async def head_position(self) -> int:
         try:
             async with self._pool.acquire() as connection:
@@ -600,14 +613,16 @@ class PostgresEventStore:
         return connection
 
     async def chain_links(
-        self, *, from_position: int = 1, prefetch: int = 5000
+        self, *, from_position: int = 1, to_position: int | None = None, prefetch: int = 5000
     ) -> AsyncIterator[ChainLink]:
         try:
             async with self._pool.acquire() as connection, connection.transaction(readonly=True):
                 cursor = connection.cursor(
-                    "SELECT global_position, prev_hash, hash, canonical"
-                    " FROM events WHERE global_position >= $1 ORDER BY global_position",
+                    "SELECT global_position, prev_hash, hash, canonical FROM events"
+                    " WHERE global_position >= $1 AND ($2::bigint IS NULL OR global_position <= $2)"
+                    " ORDER BY global_position",
                     from_position,
+                    to_position,
                     prefetch=prefetch,
                 )
                 async for row in cursor:
@@ -746,6 +761,71 @@ class PostgresEventStore:
                 await connection.execute(_SAVE_CHECKPOINT, name, position)
         except _DRIVER_ERRORS as e:
             raise _translate(e) from e
+
+    # ---------------------------------------------------- signed checkpoints
+
+    async def record_signed_checkpoint(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
+        """Keep ``checkpoint``, or return the one already kept for its tree size.
+
+        Two checkpointers signing the same size race harmlessly: the first row
+        stays, and both go on to publish that one.
+        """
+        try:
+            async with self._pool.acquire() as connection:
+                await connection.execute(
+                    "INSERT INTO signed_checkpoints"
+                    " (tree_size, root_hash, head_hash, signed_at, key_id, signature)"
+                    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tree_size) DO NOTHING",
+                    checkpoint.tree_size,
+                    checkpoint.root_hash,
+                    checkpoint.head_hash,
+                    checkpoint.signed_at,
+                    checkpoint.key_id,
+                    checkpoint.signature,
+                )
+                row = await connection.fetchrow(
+                    f"SELECT {_SIGNED_CHECKPOINT_COLUMNS} FROM signed_checkpoints"
+                    " WHERE tree_size = $1",
+                    checkpoint.tree_size,
+                )
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+        assert row is not None  # rows are never deleted
+        return _signed_checkpoint(row)
+
+    async def signed_checkpoints(self, *, after_size: int = 0) -> list[SignedCheckpoint]:
+        try:
+            async with self._pool.acquire() as connection:
+                rows = await connection.fetch(
+                    f"SELECT {_SIGNED_CHECKPOINT_COLUMNS} FROM signed_checkpoints"
+                    " WHERE tree_size > $1 ORDER BY tree_size",
+                    after_size,
+                )
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+        return [_signed_checkpoint(row) for row in rows]
+
+    async def latest_signed_checkpoint(self) -> SignedCheckpoint | None:
+        try:
+            async with self._pool.acquire() as connection:
+                row = await connection.fetchrow(
+                    f"SELECT {_SIGNED_CHECKPOINT_COLUMNS} FROM signed_checkpoints"
+                    " ORDER BY tree_size DESC LIMIT 1"
+                )
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+        return None if row is None else _signed_checkpoint(row)
+
+    async def position_of(self, event_id: UUID) -> int | None:
+        """The global position of the event ``event_id``, if it is recorded."""
+        try:
+            async with self._pool.acquire() as connection:
+                position = await connection.fetchval(
+                    "SELECT global_position FROM events WHERE event_id = $1", event_id
+                )
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+        return None if position is None else int(position)
 
     # ------------------------------------------------------------- read models
 
@@ -892,4 +972,15 @@ def _recorded(row: asyncpg.Record, keys: dict[str, bytes | None] | None) -> Reco
         prev_hash=row["prev_hash"],
         hash=row["hash"],
         redacted_fields=redacted,
+    )
+
+
+def _signed_checkpoint(row: asyncpg.Record) -> SignedCheckpoint:
+    return SignedCheckpoint(
+        tree_size=row["tree_size"],
+        root_hash=bytes(row["root_hash"]),
+        head_hash=bytes(row["head_hash"]),
+        signed_at=row["signed_at"],
+        key_id=bytes(row["key_id"]),
+        signature=bytes(row["signature"]),
     )

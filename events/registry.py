@@ -30,7 +30,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from events.envelope import Actor, NewEvent, RecordedEvent
-from events.errors import SubjectShredded, UnknownEventType
+from events.errors import SubjectKeyDestroyed, UnknownEventType
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 E = TypeVar("E", bound="type[DomainEvent]")
@@ -123,6 +123,6 @@ class EventRegistry:
     def decode(self, recorded: RecordedEvent) -> DomainEvent:
         """The domain event a recorded one holds, as its current model."""
         if recorded.redacted:
-            raise SubjectShredded(recorded.subject_id or "?")
+            raise SubjectKeyDestroyed(recorded.subject_id or "?")
         data = self.upcast(recorded.type, recorded.schema_version, dict(recorded.data))
         return self.model_for(recorded.type).model_validate(data)

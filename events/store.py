@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from typing import NamedTuple, Protocol
+from uuid import UUID
 
 from events.envelope import NewEvent, RecordedEvent
+from events.signed_checkpoints import SignedCheckpoint
 
 
 class ChainLink(NamedTuple):
@@ -48,6 +50,13 @@ class EventStore(Protocol):
         """
         ...
 
+    async def read_types(
+        self, types: Sequence[str], *, sealed: bool = False
+    ) -> list[RecordedEvent]:
+        """Every event of these types, in global order (for rare whole-log questions,
+        such as which requests have finished). ``sealed`` as for :meth:`read_all`."""
+        ...
+
     def subscribe(
         self, *, from_position: int = 1, sealed: bool = False
     ) -> AsyncIterator[RecordedEvent]:
@@ -61,7 +70,9 @@ class EventStore(Protocol):
         """The global position of the last recorded event (0 when empty)."""
         ...
 
-    def chain_links(self, *, from_position: int = 1) -> AsyncIterator[ChainLink]:
+    def chain_links(
+        self, *, from_position: int = 1, to_position: int | None = None
+    ) -> AsyncIterator[ChainLink]:
         """The stored rows' hash-chain material, in global order, for verification."""
         ...
 
@@ -79,4 +90,20 @@ class EventStore(Protocol):
 
     async def save_checkpoint(self, name: str, position: int) -> None:
         """Record that ``name`` has finished with ``position``; never moves it backwards."""
+        ...
+
+    async def position_of(self, event_id: UUID) -> int | None:
+        """The global position of the event ``event_id``, if it is recorded."""
+        ...
+
+    async def record_signed_checkpoint(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
+        """Keep ``checkpoint`` (append-only), or return the one kept for its tree size."""
+        ...
+
+    async def signed_checkpoints(self, *, after_size: int = 0) -> list[SignedCheckpoint]:
+        """The kept signed checkpoints larger than ``after_size``, smallest first."""
+        ...
+
+    async def latest_signed_checkpoint(self) -> SignedCheckpoint | None:
+        """The signed checkpoint over the most events, if any."""
         ...

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from events.errors import EventStoreError
-
 if TYPE_CHECKING:
-    from events.envelope import Actor
+    pass
+from workers.audit_commands import audit_app, retention_app
+from workers.commands import fail, operator_actor, run_against_stack, run_process
 from workers.operator import operator_app
-from workers.settings import Settings, StackNotFound
+from workers.settings import Settings
 
 app = typer.Typer(
     name="sharehub",
@@ -24,7 +22,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-audit_app = typer.Typer(help="Auditor tools over the event store.", no_args_is_help=True)
 policy_app = typer.Typer(help="The data sharing agreement (DSA) policy.", no_args_is_help=True)
 keys_app = typer.Typer(help="API clients and their keys.", no_args_is_help=True)
 projections_app = typer.Typer(
@@ -34,13 +31,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(projections_app, name="projections")
 app.add_typer(audit_app, name="audit")
+app.add_typer(retention_app, name="retention")
 app.add_typer(policy_app, name="policy")
 app.add_typer(operator_app)  # raise, queue, show and the hub's actions, at the top level
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.secho(message, err=True, fg=typer.colors.RED)
-    return typer.Exit(code)
 
 
 @app.command()
@@ -69,7 +62,7 @@ def worker() -> None:
     # Imported here: the worker pulls in the workflows, which other commands never need.
     from workers.temporal_worker import run_worker
 
-    raise typer.Exit(_run_process(lambda: run_worker(Settings())))
+    raise typer.Exit(run_process(lambda: run_worker(Settings())))
 
 
 @app.command()
@@ -77,7 +70,7 @@ def api() -> None:
     """Serve the HTTP API (OpenAPI at /docs) and keep the read models up to date."""
     from workers.api.app import run_api
 
-    raise typer.Exit(_run_process(lambda: run_api(Settings())))
+    raise typer.Exit(run_process(lambda: run_api(Settings())))
 
 
 @app.command()
@@ -85,7 +78,7 @@ def relay() -> None:
     """Publish every stored event to NATS JetStream as a CloudEvent, from its checkpoint."""
     from workers.relay import run_relay
 
-    raise typer.Exit(_run_process(lambda: run_relay(Settings())))
+    raise typer.Exit(run_process(lambda: run_relay(Settings())))
 
 
 @app.command()
@@ -121,9 +114,9 @@ def demo(
         return 0 if run.succeeded else 1
 
     try:
-        raise typer.Exit(_run_against_stack(run))
+        raise typer.Exit(run_against_stack(run))
     except (StackError, PolicyError) as e:
-        raise _fail(str(e)) from e
+        raise fail(str(e)) from e
 
 
 @keys_app.command("create")
@@ -145,7 +138,7 @@ def keys_create(
     try:
         client_role = Role(role)
     except ValueError as e:
-        raise _fail(f"unknown role {role!r}: one of {', '.join(r.value for r in Role)}") from e
+        raise fail(f"unknown role {role!r}: one of {', '.join(r.value for r in Role)}") from e
 
     async def run() -> int:
         settings = Settings()
@@ -157,10 +150,10 @@ def keys_create(
                     role=client_role,
                     agency=agency,
                     policy=policy,
-                    created_by=_operator(),
+                    created_by=operator_actor(),
                 )
             except ApiClientError as e:
-                raise _fail(str(e)) from e
+                raise fail(str(e)) from e
         typer.echo(
             f"created API client {client.client_id} ({client.role.value}"
             f"{', ' + client.agency if client.agency else ''}): {client.name}",
@@ -169,7 +162,7 @@ def keys_create(
         typer.echo(key)
         return 0
 
-    raise typer.Exit(_run_against_stack(run))
+    raise typer.Exit(run_against_stack(run))
 
 
 @keys_app.command("list")
@@ -200,7 +193,7 @@ def keys_list() -> None:
         Console(soft_wrap=True).print(table)
         return 0
 
-    raise typer.Exit(_run_against_stack(run))
+    raise typer.Exit(run_against_stack(run))
 
 
 @keys_app.command("revoke")
@@ -216,18 +209,18 @@ def keys_revoke(
     try:
         parsed = UUID(client_id)
     except ValueError as e:
-        raise _fail(f"{client_id!r} is not a client id") from e
+        raise fail(f"{client_id!r} is not a client id") from e
 
     async def run() -> int:
         async with await open_event_store(Settings(), max_connections=2) as store:
             try:
-                await ApiClients(store).revoke(parsed, revoked_by=_operator())
+                await ApiClients(store).revoke(parsed, revoked_by=operator_actor())
             except ApiClientError as e:
-                raise _fail(str(e)) from e
+                raise fail(str(e)) from e
         typer.echo(f"revoked API client {parsed}")
         return 0
 
-    raise typer.Exit(_run_against_stack(run))
+    raise typer.Exit(run_against_stack(run))
 
 
 @projections_app.command("rebuild")
@@ -242,14 +235,7 @@ def projections_rebuild() -> None:
         typer.echo(f"read models rebuilt from {folded} events")
         return 0
 
-    raise typer.Exit(_run_against_stack(run))
-
-
-def _operator() -> Actor:
-    """The person at this terminal, as the actor of what they record."""
-    from events.envelope import Actor
-
-    return Actor(id=f"operator:{getpass.getuser()}", role="admin", agency=None)
+    raise typer.Exit(run_against_stack(run))
 
 
 @db_app.command("migrate")
@@ -262,7 +248,7 @@ def db_migrate() -> None:
         typer.echo("\n".join(f"applied {name}" for name in applied) or "schema is up to date")
         return 0
 
-    raise typer.Exit(_run_against_stack(run))
+    raise typer.Exit(run_against_stack(run))
 
 
 @policy_app.command("check")
@@ -275,63 +261,7 @@ def policy_check(
     try:
         typer.echo(check_policy_file(path))
     except PolicyError as e:
-        raise _fail(str(e)) from e
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Walk the whole hash chain; exit 0 when intact, 1 at the first broken link."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from events.audit import verify_chain
-    from workers.resources import open_event_store
-
-    async def run() -> int:
-        async with await open_event_store(Settings(), max_connections=2) as store:
-            total = await store.head_position()
-            with Progress(
-                TextColumn("verifying"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("events"),
-                transient=True,
-                disable=total < 10_000,
-            ) as progress:
-                task = progress.add_task("verify", total=total)
-                report = await verify_chain(
-                    store, on_progress=lambda done: progress.update(task, completed=done)
-                )
-        if report.first_break is None:
-            typer.echo(
-                f"chain intact: {report.events_checked} events verified, "
-                f"head hash {report.head_hash.hex()}"
-            )
-            return 0
-        brk = report.first_break
-        typer.secho(
-            f"chain BROKEN at global position {brk.global_position}: {brk.reason} "
-            f"({report.events_checked} events before it verified)",
-            err=True,
-            fg=typer.colors.RED,
-        )
-        return 1
-
-    raise typer.Exit(_run_against_stack(run))
-
-
-def _run_process(main: Callable[[], int]) -> int:
-    """Run a command; a missing stack or store failure is a message, not a trace."""
-    try:
-        return main()
-    except StackNotFound as e:
-        raise _fail(str(e)) from e
-    except EventStoreError as e:
-        raise _fail(f"event store: {e}") from e
-
-
-def _run_against_stack(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    """Run an async command; a missing stack or store failure is a message, not a trace."""
-    return _run_process(lambda: asyncio.run(main()))
+        raise fail(str(e)) from e
 
 
 if __name__ == "__main__":

@@ -23,16 +23,19 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from events.access import RecordViewed, access_log_stream
-from events.envelope import RecordedEvent
+from events.envelope import Actor, RecordedEvent
 from events.postgres import PostgresEventStore
-from events.projections import RequestState, replay_request
+from events.projections import RequestState
+from events.replay import RequestReplay, replay_request_at
 from events.share_requests import ShareRequestRaised, stream_id_for
+from events.store import EventStore
 from workers.api_clients import ApiClient
 
 MAX_PAGE = 100
@@ -284,17 +287,24 @@ class Records:
         via: str,
     ) -> RequestState:
         """The request as its events up to ``at`` (recorded time) or ``position`` show it."""
-        events = await self._store.read_stream(stream_id_for(request_id))
-        if not events:
+        replay = await self.replay(request_id, at=at, position=position, viewer=viewer, via=via)
+        return replay.state
+
+    async def replay(
+        self,
+        request_id: UUID,
+        *,
+        at: datetime | None,
+        position: int | None,
+        viewer: ApiClient,
+        via: str,
+    ) -> RequestReplay:
+        """The request at a moment, with the events that made it so (see events.replay)."""
+        replay = await replay_request_at(self._store, request_id, at=at, position=position)
+        if replay is None:
             raise RecordNotFound("share request", request_id)
-        kept = [
-            e
-            for e in events
-            if (at is None or e.recorded_at <= at)
-            and (position is None or e.global_position <= position)
-        ]
         await self._viewed(viewer, request_id, "share_request_state", request_id, via)
-        return replay_request(kept)
+        return replay
 
     async def raw_events_viewed(
         self, events: list[RecordedEvent], *, viewer: ApiClient, via: str
@@ -307,6 +317,14 @@ class Records:
         )
         for request_id in request_ids:
             await self._viewed(viewer, request_id, "share_request", request_id, via)
+
+    async def report_viewed(
+        self, request_ids: Iterable[UUID], *, viewer: ApiClient, via: str
+    ) -> None:
+        """A decision report showed these requests (who each child is among them) to an
+        auditor: a view of each, as a read of its raw events would be."""
+        for request_id in dict.fromkeys(request_ids):
+            await self._viewed(viewer, request_id, "decision_report", request_id, via)
 
     # ------------------------------------------------------------------ shared
 
@@ -321,17 +339,29 @@ class Records:
     async def _viewed(
         self, viewer: ApiClient, request_id: UUID, record: str, record_id: UUID, via: str
     ) -> None:
-        viewed = RecordViewed(
-            request_id=request_id,
-            record=record,
-            record_id=record_id,
-            via=via,
+        await record_viewed(
+            self._store, request_id, record=record, record_id=record_id, by=viewer.actor(), via=via
         )
-        await self._store.append(
-            access_log_stream(request_id),
-            [viewed.to_new_event(actor=viewer.actor(), correlation_id=str(request_id))],
-            expected_version=None,
-        )
+
+
+async def record_viewed(
+    store: EventStore,
+    request_id: UUID,
+    *,
+    record: str,
+    record_id: UUID | None = None,
+    by: Actor,
+    via: str,
+) -> None:
+    """Put a read of (part of) a request on its access log."""
+    viewed = RecordViewed(
+        request_id=request_id, record=record, record_id=record_id or request_id, via=via
+    )
+    await store.append(
+        access_log_stream(request_id),
+        [viewed.to_new_event(actor=by, correlation_id=str(request_id))],
+        expected_version=None,
+    )
 
 
 def _with_clock(row: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -378,6 +408,8 @@ def timeline_entry(event: RecordedEvent) -> dict[str, Any]:
         "global_position": event.global_position,
         "type": event.type,
         "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
         "actor": {"id": event.actor.id, "role": event.actor.role, "agency": event.actor.agency},
         "data": {k: v for k, v in event.data.items() if k not in ("child", "details")},
     }
+

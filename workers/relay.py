@@ -42,6 +42,7 @@ from nats.js.errors import NoStreamResponseError, NotFoundError
 from events.envelope import RecordedEvent
 from events.errors import EventStoreError
 from events.store import EventStore
+from workers.checkpointer import run_checkpointer
 from workers.cloudevents import (
     CONTENT_TYPE,
     EVENTS_STREAM,
@@ -288,15 +289,16 @@ async def _relay_until_stopped(settings: Settings) -> int:
         loop.add_signal_handler(signum, stop.set)
     broker = nats_broker(settings.resolved_nats_url())
     intake_broker = nats_broker(settings.resolved_nats_url())
-    async with await open_event_store(settings, max_connections=3) as store:
+    async with await open_event_store(settings, max_connections=4) as store:
         relay = EventRelay(store, broker)
         relaying = asyncio.create_task(relay.run(), name="bus-relay")
         # Bus intake runs beside the relay, on a connection of its own. It needs
         # Temporal, which the relay does not: the relay never waits for it.
         intake = asyncio.create_task(serve_intake(settings, intake_broker), name="bus-intake")
+        checkpointing = asyncio.create_task(run_checkpointer(settings, store), name="checkpointer")
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({relaying, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (relaying, intake, stopping):
+        for task in (relaying, intake, checkpointing, stopping):
             task.cancel()
         status = 0
         try:
@@ -312,6 +314,13 @@ async def _relay_until_stopped(settings: Settings) -> int:
             pass
         except Exception:  # a bug: the intake, too, retries what is expected to fail
             logger.exception("bus intake failed")
+            status = 1
+        try:
+            await checkpointing
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # a bug, likewise
+            logger.exception("the checkpointer failed")
             status = 1
         for each in (broker, intake_broker):
             with contextlib.suppress(Exception):

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     checkpoint_every_seconds: float = Field(
         default=60.0, gt=0, description="... or once any new event is this many seconds old."
     )
+    checkpoint_stream: str = Field(
+        default="SHAREHUB_CHECKPOINTS",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The JetStream stream that keeps a copy of every signed checkpoint.",
+    )
 
     @property
     def state_file(self) -> Path:
@@ -140,3 +145,30 @@ class Settings(BaseSettings):
         if self.audit_signing_key_file is not None:
             return self.audit_signing_key_file.with_suffix(".pub")
         return self.home / AUDIT_PUBLIC_KEY_FILE_NAME
+
+    console_session_secret: str | None = Field(
+        default=None,
+        description="Secret that signs the web console's session cookies (32 bytes or more, "
+        "base64-encoded). Without it, one is generated once under the home folder; set the "
+        "same one for every API process behind one address.",
+    )
+
+    def console_session_secret_bytes(self) -> bytes:
+        """The console's cookie-signing secret; generated once for a local stack."""
+        if self.console_session_secret:
+            secret = base64.b64decode(self.console_session_secret)
+        else:
+            path = self.home / "console-session.key"
+            if not path.exists():
+                self.home.mkdir(parents=True, exist_ok=True)
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:  # another process made it first: use theirs
+                    pass
+                else:
+                    with os.fdopen(fd, "wb") as out:
+                        out.write(base64.b64encode(os.urandom(32)))
+            secret = base64.b64decode(path.read_bytes())
+        if len(secret) < 32:
+            raise ValueError("SHAREHUB_CONSOLE_SESSION_SECRET must be 32 bytes or more, base64")
+        return secret

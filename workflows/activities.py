@@ -18,7 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from events.envelope import NewEvent
-from events.errors import AppendRejected, SubjectShredded
+from events.errors import AppendRejected, SubjectKeyDestroyed
 from events.store import EventStore
 
 
@@ -73,7 +73,7 @@ class ShareRequestActivities:
             recorded = await self._store.append(
                 request.stream_id, request.events, expected_version=request.expected_version
             )
-        except (AppendRejected, SubjectShredded) as e:
+        except (AppendRejected, SubjectKeyDestroyed) as e:
             # Not worth retrying: only this workflow writes its stream, so a
             # conflict is a defect to look at, not a race to wait out.
             raise ApplicationError(str(e), type=type(e).__name__, non_retryable=True) from e

@@ -7,7 +7,7 @@ import pytest
 
 from events.audit import verify_chain
 from events.envelope import REDACTED
-from events.errors import SubjectShredded
+from events.errors import SubjectKeyDestroyed
 from events.postgres import PostgresEventStore
 from tests.events.sample_events import OFFICER, ChildIdentified, registry
 
@@ -51,12 +51,12 @@ async def test_shredding_redacts_the_subject_and_the_chain_still_verifies(
     [shredded] = await store.read_stream("request-1")
     assert shredded.redacted_fields == {"name", "date_of_birth", "nhs_number"}
     assert shredded.data["name"] == REDACTED and shredded.data["area"] == "Mitcham"
-    with pytest.raises(SubjectShredded):
+    with pytest.raises(SubjectKeyDestroyed):
         registry.decode(shredded)
     [untouched] = await store.read_stream("request-2")
     assert untouched.data["name"] == "Leo Grant"
     assert (await verify_chain(store)).intact
-    with pytest.raises(SubjectShredded):
+    with pytest.raises(SubjectKeyDestroyed):
         await store.append(
             "request-1",
             [CHILD.to_new_event(actor=OFFICER, subject_id="child-1")],

@@ -48,6 +48,8 @@ def settings(
         temporal_address=temporal_address,
         nats_url=nats_url,
         temporal_task_queue=f"demo-{uuid.uuid4()}",
+        # A checkpoint stream of the test's own: other tests' logs have other roots.
+        checkpoint_stream=f"CHECKPOINTS_{uuid.uuid4().hex}",
         master_key=base64.b64encode(MASTER_KEY).decode(),
         policy_file=DEMO_POLICY,
         home=tmp_path / "home",

@@ -1,30 +1,48 @@
-"""Read-only routes for auditors: raw events, a request at a moment, the chain's verdict.
+"""Read-only routes for auditors: raw events, a request at a moment, the log's verdict,
+signed checkpoints with inclusion proofs, and the report of every decision.
 
-Only auditors read raw events. Reading a request's events, or replaying it, is
-recorded in its access log.
+The same functions as ``sharehub audit …``. Only auditors read raw events.
+Reading a request's events, replaying it, or reporting its decision is recorded
+in its access log.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request
+import nats.errors
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from events.audit import verify_chain
+from events.audit import prove_inclusion, verify_log
+from events.audit_report import MEDIA_TYPES, ReportFormat, decision_report, render_report
 from events.envelope import RecordedEvent
+from events.errors import ProofUnavailable
+from events.signed_checkpoints import SignedCheckpoint
 from workers.api.agencies import Limit, _via
 from workers.api.context import Auditor, Context
 from workers.api.problems import ProblemError, problem_responses
 from workers.api.schemas import (
     ActorOut,
     ChainBreak,
+    CheckpointFailure,
+    CheckpointOut,
     EventOut,
+    InclusionProofOut,
     Page,
     RequestStateOut,
+    TimelineEntry,
     VerificationOut,
 )
+from workers.audit_keys import AuditKeyError, public_key
+from workers.checkpointer import CheckpointerError, checkpoint_copies
+from workers.records import timeline_entry
+from workers.settings import Settings, StackNotFound
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/audit", tags=["auditors"])
 Position = Annotated[int, Query(ge=1, le=2**62)]
@@ -132,19 +150,23 @@ async def request_state(
         int | None, Query(ge=0, le=2**62, description="Up to this position")
     ] = None,
 ) -> RequestStateOut:
-    """The request as its events up to ``at`` or ``position`` show it (now by default)."""
+    """The request as its events up to ``at`` or ``position`` show it (now by default),
+    rebuilt from the event store alone, with the events that made it so."""
     if at is not None and at.tzinfo is None:
         raise ProblemError(
             422, "invalid-input", "The input is not valid", "at: give a time zone (e.g. Z)"
         )
-    state = await hub.records.request_state(
+    replay = await hub.records.replay(
         request_id, at=at, position=position, viewer=auditor, via=_via(request)
     )
+    state = replay.state
     return RequestStateOut(
         request=state.request,
         disclosures=state.disclosures,
         advice=state.advice,
         events_applied=state.events_applied,
+        events_after=replay.later,
+        timeline=[TimelineEntry.model_validate(timeline_entry(e)) for e in replay.applied],
     )
 
 
@@ -152,14 +174,172 @@ async def request_state(
     "/verification", response_model=VerificationOut, responses=problem_responses(401, 403, 503)
 )
 async def verification(hub: Context, auditor: Auditor) -> VerificationOut:
-    """Walk the whole hash chain now and report the first broken link, if any."""
-    report = await verify_chain(hub.store)
-    brk = report.first_break
+    """Walk the whole hash chain and check every signed checkpoint now; the first failure.
+
+    Checkpoints are checked with the deployment's public key, and against their
+    copy on the bus when the bus can be reached (``bus_copy`` says).
+    """
+    key, copies, bus_copy = await _checkpoint_material(hub.settings)
+    report = await verify_log(hub.store, public_key=key, bus_copies=copies)
+    brk, failure = report.first_break, report.checkpoint_failure
     return VerificationOut(
-        intact=brk is None,
+        intact=report.intact,
         events_checked=report.events_checked,
         head_hash=report.head_hash.hex(),
         first_break=None
         if brk is None
         else ChainBreak(global_position=brk.global_position, reason=brk.reason),
+        checkpoints_checked=report.checkpoints_checked,
+        checkpoint_failure=None
+        if failure is None
+        else CheckpointFailure(tree_size=failure.tree_size, reason=failure.reason),
+        latest_checkpoint=None
+        if report.latest_checkpoint is None
+        else checkpoint_out(report.latest_checkpoint),
+        bus_copy=bus_copy,
     )
+
+
+async def _checkpoint_material(
+    settings: Settings,
+) -> tuple[Ed25519PublicKey | None, list[SignedCheckpoint] | None, str]:
+    try:
+        key = public_key(settings)
+    except AuditKeyError as e:
+        return None, None, f"not compared: checkpoints not checked ({e})"
+    try:
+        async with checkpoint_copies(settings) as copies:
+            found = await copies.all()
+    except StackNotFound:
+        return key, None, "not compared: no NATS configured"
+    except (OSError, TimeoutError, nats.errors.Error, CheckpointerError) as e:
+        logger.warning("checkpoint copies unavailable: %r", e)
+        return key, None, "not compared: the bus could not be read"
+    return key, found, f"{len(found)} checkpoints compared"
+
+
+def checkpoint_out(checkpoint: SignedCheckpoint) -> CheckpointOut:
+    return CheckpointOut(
+        tree_size=checkpoint.tree_size,
+        root_hash=checkpoint.root_hash.hex(),
+        head_hash=checkpoint.head_hash.hex(),
+        signed_at=checkpoint.signed_at,
+        key_id=checkpoint.key_id.hex(),
+        signature=checkpoint.signature.hex(),
+        statement=checkpoint.statement().decode(),
+    )
+
+
+@router.get(
+    "/checkpoints",
+    response_model=Page[CheckpointOut],
+    responses=problem_responses(400, 401, 403, 503),
+)
+async def checkpoints(
+    hub: Context,
+    auditor: Auditor,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Limit = 100,
+) -> Page[CheckpointOut]:
+    """The signed checkpoints, smallest tree first; verify each with the public key."""
+    after = _from(cursor, 1) - 1
+    found = await hub.store.signed_checkpoints(after_size=after)
+    more = len(found) > limit
+    found = found[:limit]
+    return Page(
+        items=[checkpoint_out(c) for c in found],
+        next_cursor=f"{found[-1].tree_size + 1}" if more and found else None,
+    )
+
+
+@router.get(
+    "/checkpoints/latest",
+    response_model=CheckpointOut,
+    responses=problem_responses(401, 403, 404, 503),
+)
+async def latest_checkpoint(hub: Context, auditor: Auditor) -> CheckpointOut:
+    """The checkpoint over the most events."""
+    latest = await hub.store.latest_signed_checkpoint()
+    if latest is None:
+        raise ProblemError(404, "no-checkpoint", "No checkpoint yet", "none has been signed yet")
+    return checkpoint_out(latest)
+
+
+@router.get(
+    "/events/{event_id}/inclusion-proof",
+    response_model=InclusionProofOut,
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+async def inclusion_proof(event_id: UUID, hub: Context, auditor: Auditor) -> InclusionProofOut:
+    """That the event is in the log the latest signed checkpoint covers (RFC 9162 §2.1.3)."""
+    if await hub.store.position_of(event_id) is None:
+        raise ProblemError(404, "not-found", "Not found", f"no event {event_id} is recorded")
+    try:
+        proof = await prove_inclusion(hub.store, event_id)
+    except ProofUnavailable as e:
+        raise ProblemError(
+            409, "not-yet-checkpointed", "Not covered by a checkpoint yet", str(e)
+        ) from e
+    return InclusionProofOut(
+        event_id=proof.event_id,
+        global_position=proof.global_position,
+        leaf_index=proof.leaf_index,
+        event_hash=proof.event_hash.hex(),
+        audit_path=[h.hex() for h in proof.audit_path],
+        checkpoint=checkpoint_out(proof.checkpoint),
+        verifies=proof.verifies(),
+    )
+
+
+@router.get(
+    "/report",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The report",
+            "content": {media: {} for media in MEDIA_TYPES.values()},
+        },
+        **problem_responses(401, 403, 422, 503),
+    },
+)
+async def report(
+    hub: Context,
+    auditor: Auditor,
+    request: Request,
+    start: Annotated[datetime, Query(alias="from", description="Included (with a time zone)")],
+    end: Annotated[datetime, Query(alias="to", description="Excluded (with a time zone)")],
+    format: Annotated[ReportFormat, Query(description="csv, json or fhir")] = "csv",
+    agency: Annotated[str | None, Query(max_length=100)] = None,
+    access_log: Annotated[bool, Query(description="json and fhir only")] = False,
+) -> Response:
+    """Golden rule 7: one row per decision made in the period (the same as `sharehub audit
+    report`). Producing it reads who each child is: it is put on each request's access log."""
+    for name, moment in (("from", start), ("to", end)):
+        if moment.tzinfo is None:
+            raise ProblemError(
+                422, "invalid-input", "The input is not valid", f"{name}: give a time zone"
+            )
+    if end <= start:
+        raise ProblemError(422, "invalid-input", "The input is not valid", "to: after from")
+    if access_log and format == "csv":
+        raise ProblemError(
+            422,
+            "invalid-input",
+            "The input is not valid",
+            "access_log: the csv is one row per decision; ask json or fhir for the access log",
+        )
+    made = await decision_report(
+        hub.store, start=start, end=end, agency=agency, include_access_log=access_log
+    )
+    await hub.records.report_viewed(
+        (row.request_id for row in made.decisions), viewer=auditor, via=_via(request)
+    )
+    filename = f"sharehub-decisions-{start:%Y%m%d}-{end:%Y%m%d}.{_SUFFIX[format]}"
+    return Response(
+        render_report(made, format),
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+_SUFFIX = {"csv": "csv", "json": "json", "fhir": "fhir.json"}

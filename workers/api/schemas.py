@@ -162,6 +162,7 @@ class TimelineEntry(BaseModel):
     global_position: int
     type: str
     occurred_at: datetime
+    recorded_at: datetime
     actor: ActorOut
     data: dict[str, Any]
 
@@ -212,11 +213,44 @@ class ChainBreak(BaseModel):
     reason: str
 
 
+class CheckpointOut(BaseModel):
+    """A signed checkpoint; the signature covers the statement, rebuilt from the fields."""
+
+    tree_size: int
+    root_hash: str
+    head_hash: str
+    signed_at: datetime
+    key_id: str
+    signature: str
+    statement: str
+
+
+class CheckpointFailure(BaseModel):
+    tree_size: int
+    reason: str
+
+
 class VerificationOut(BaseModel):
     intact: bool
     events_checked: int
     head_hash: str
     first_break: ChainBreak | None
+    checkpoints_checked: int
+    checkpoint_failure: CheckpointFailure | None
+    latest_checkpoint: CheckpointOut | None
+    bus_copy: str  # whether the checkpoints' copy on the bus was compared, and if not why
+
+
+class InclusionProofOut(BaseModel):
+    """RFC 9162 §2.1.3: leaf = SHA-256(0x00 || event_hash), at leaf_index, under the root."""
+
+    event_id: UUID
+    global_position: int
+    leaf_index: int
+    event_hash: str
+    audit_path: list[str]
+    checkpoint: CheckpointOut
+    verifies: bool
 
 
 class RequestStateOut(BaseModel):
@@ -226,6 +260,8 @@ class RequestStateOut(BaseModel):
     disclosures: list[dict[str, Any]]
     advice: list[dict[str, Any]]
     events_applied: int
+    events_after: int
+    timeline: list[TimelineEntry]
 
 
 class Health(BaseModel):
