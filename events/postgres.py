@@ -594,8 +594,12 @@ class PostgresEventStore:
                     continue
                 if listener is None or listener.is_closed():
                     listener = await self._listen(wake)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a
+                # cancellation that arrives as the wake-up does, and the subscriber
+                # then never stops (seen as a hung shutdown).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), poll_interval)
+                    async with asyncio.timeout(poll_interval):
+                        await wake.wait()
         finally:
             if listener is not None and not listener.is_closed():
                 await listener.close()
