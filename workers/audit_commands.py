@@ -246,14 +246,19 @@ def _print_replay(replay: RequestReplay) -> None:
         ("stage", request["stage"]),
         (
             "raised",
-            f"{request['raised_at']:%Y-%m-%d %H:%M} by {request['raised_by']}"
+            f"{request['raised_at']:%Y-%m-%d %H:%M:%S %Z} by {request['raised_by']}"
             f" ({request['referrer_agency']})",
         ),
         ("purpose", request["purpose"]),
         ("recipients asked for", ", ".join(request["recipients"])),
         ("lawful basis proposed", request["lawful_basis"]),
         ("RAG rating", request.get("rag") or "not triaged"),
-        ("SLA deadline", request.get("sla_deadline") or "—"),
+        (
+            "SLA deadline",
+            f"{request['sla_deadline']:%Y-%m-%d %H:%M:%S %Z}"
+            if request.get("sla_deadline")
+            else "—",
+        ),
         ("decision", decided),
         ("decided by", request.get("decided_by") or "—"),
         ("signed off by", request.get("signed_off_by") or "—"),
@@ -273,7 +278,7 @@ def _print_replay(replay: RequestReplay) -> None:
     for event in replay.applied:
         timeline.add_row(
             str(event.global_position),
-            f"{event.recorded_at:%Y-%m-%d %H:%M:%S}",
+            f"{event.recorded_at:%Y-%m-%d %H:%M:%S.%f %Z}",
             event.type,
             f"{event.actor.id} ({event.actor.role})",
         )
