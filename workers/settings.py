@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STATE_FILE_NAME = "stack.json"
 MASTER_KEY_FILE_NAME = "master.key"
+CONSOLE_SECRET_FILE_NAME = "console-session.key"
 AUDIT_SIGNING_KEY_FILE_NAME = "audit-signing.key"
 AUDIT_PUBLIC_KEY_FILE_NAME = "audit-signing.pub"
 
@@ -58,6 +59,12 @@ class Settings(BaseSettings):
         default=None,
         description="Base64 of the 32-byte key that wraps per-subject data keys. "
         "Without it, one is generated once under the home folder.",
+    )
+    console_session_secret: str | None = Field(
+        default=None,
+        description="Secret that signs the web console's session cookies (32 bytes or more, "
+        "base64-encoded). Without it, one is generated once under the home folder; set the "
+        "same one for every API process behind one address.",
     )
     audit_signing_key_file: Path | None = Field(
         default=None,
@@ -118,23 +125,33 @@ class Settings(BaseSettings):
 
     def master_key_bytes(self) -> bytes:
         """The key-encryption key; generated once for a local stack when none is configured."""
-        if self.master_key:
-            key = base64.b64decode(self.master_key)
-        else:
-            path = self.home / MASTER_KEY_FILE_NAME
-            if not path.exists():
-                self.home.mkdir(parents=True, exist_ok=True)
-                try:
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                except FileExistsError:  # another process made it first: use theirs
-                    pass
-                else:
-                    with os.fdopen(fd, "wb") as out:
-                        out.write(base64.b64encode(os.urandom(32)))
-            key = base64.b64decode(path.read_bytes())
+        key = base64.b64decode(self.master_key or self._secret_in_home(MASTER_KEY_FILE_NAME))
         if len(key) != 32:
             raise ValueError("SHAREHUB_MASTER_KEY must be 32 bytes, base64-encoded")
         return key
+
+    def console_session_secret_bytes(self) -> bytes:
+        """The console's cookie-signing secret; generated once for a local stack."""
+        secret = base64.b64decode(
+            self.console_session_secret or self._secret_in_home(CONSOLE_SECRET_FILE_NAME)
+        )
+        if len(secret) < 32:
+            raise ValueError("SHAREHUB_CONSOLE_SESSION_SECRET must be 32 bytes or more, base64")
+        return secret
+
+    def _secret_in_home(self, file_name: str) -> bytes:
+        """32 random bytes, base64, kept under the home folder: made once, then read."""
+        path = self.home / file_name
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process made it first: use theirs
+                pass
+            else:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(base64.b64encode(os.urandom(32)))
+        return path.read_bytes()
 
     def resolved_audit_signing_key_file(self) -> Path:
         return self.audit_signing_key_file or self.home / AUDIT_SIGNING_KEY_FILE_NAME
@@ -145,30 +162,3 @@ class Settings(BaseSettings):
         if self.audit_signing_key_file is not None:
             return self.audit_signing_key_file.with_suffix(".pub")
         return self.home / AUDIT_PUBLIC_KEY_FILE_NAME
-
-    console_session_secret: str | None = Field(
-        default=None,
-        description="Secret that signs the web console's session cookies (32 bytes or more, "
-        "base64-encoded). Without it, one is generated once under the home folder; set the "
-        "same one for every API process behind one address.",
-    )
-
-    def console_session_secret_bytes(self) -> bytes:
-        """The console's cookie-signing secret; generated once for a local stack."""
-        if self.console_session_secret:
-            secret = base64.b64decode(self.console_session_secret)
-        else:
-            path = self.home / "console-session.key"
-            if not path.exists():
-                self.home.mkdir(parents=True, exist_ok=True)
-                try:
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                except FileExistsError:  # another process made it first: use theirs
-                    pass
-                else:
-                    with os.fdopen(fd, "wb") as out:
-                        out.write(base64.b64encode(os.urandom(32)))
-            secret = base64.b64decode(path.read_bytes())
-        if len(secret) < 32:
-            raise ValueError("SHAREHUB_CONSOLE_SESSION_SECRET must be 32 bytes or more, base64")
-        return secret
