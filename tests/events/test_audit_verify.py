@@ -23,12 +23,12 @@ async def log_of_six(store: PostgresEventStore) -> PostgresEventStore:
     return store
 
 
-async def tamper(owner: asyncpg.Connection, statement: str) -> None:
+async def tamper(owner: asyncpg.Connection, statement: str, *, table: str = "events") -> None:
     """What a superuser could do: disable the guard, alter rows, re-enable it."""
     async with owner.transaction():
-        await owner.execute("ALTER TABLE events DISABLE TRIGGER USER")
+        await owner.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         await owner.execute(statement)
-        await owner.execute("ALTER TABLE events ENABLE TRIGGER USER")
+        await owner.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
 
 async def test_an_edited_column_is_found_at_its_position(

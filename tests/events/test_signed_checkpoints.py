@@ -78,10 +78,7 @@ async def checkpointed(store: PostgresEventStore) -> PostgresEventStore:
 
 
 async def tamper_checkpoints(owner: asyncpg.Connection, statement: str) -> None:
-    async with owner.transaction():
-        await owner.execute("ALTER TABLE signed_checkpoints DISABLE TRIGGER USER")
-        await owner.execute(statement)
-        await owner.execute("ALTER TABLE signed_checkpoints ENABLE TRIGGER USER")
+    await tamper(owner, statement, table="signed_checkpoints")
 
 
 async def test_an_edited_event_is_reported_at_its_position(
