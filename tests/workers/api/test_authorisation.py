@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from fastapi.routing import iter_route_contexts
 
+from tests.events.test_signed_checkpoints import sign_now
 from tests.workers.api.conftest import PROBLEM, RECIPIENT, REFERRER, Api, Caller, raise_body
 from tests.workers.api.journey import DECISION, Journey, to_disclosure
 from workflows.models import Role
@@ -78,6 +79,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/audit/events"): Rule(AUDITOR, views=True),  # one view per request shown
     ("GET", "/v1/audit/share-requests/{request_id}/state"): Rule(AUDITOR, views=True),
     ("GET", "/v1/audit/verification"): Rule(AUDITOR),
+    ("GET", "/v1/audit/checkpoints"): Rule(AUDITOR),
+    ("GET", "/v1/audit/checkpoints/latest"): Rule(AUDITOR),
+    ("GET", "/v1/audit/events/{event_id}/inclusion-proof"): Rule(AUDITOR),
+    # Reporting a decision reads who the child is: one view per reported request.
+    ("GET", "/v1/audit/report"): Rule(
+        AUDITOR, views=True, params={"from": "2020-01-01T00:00Z", "to": "2100-01-01T00:00Z"}
+    ),
 }
 
 
@@ -112,11 +120,14 @@ async def test_every_route_is_in_the_table(api: Api) -> None:
 
 async def test_each_role_gets_only_what_need_to_know_allows(api: Api) -> None:
     journey: Journey = await to_disclosure(api)
+    [first_event, *_] = await api.store.read_stream(f"share-request-{journey.request_id}")
+    await sign_now(api.store)  # a checkpoint to show, and to prove the raise against
     ids = {
         "request_id": journey.request_id,
         "disclosure_id": journey.disclosure_id,
         "advice_id": journey.advice_id,
         "stream_id": f"share-request-{journey.request_id}",
+        "event_id": first_event.event_id,
     }
     answered: dict[tuple[str, str, str], int] = {}
     for method, path in app_routes(api):
