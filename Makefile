@@ -5,8 +5,11 @@
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --locked --python $(PYTHON)
+NPM ?= npm
+# The browser tests drive Debian's Chromium here (tests/workers/console/conftest.py).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: up test lint check-compose bench sync uv
+.PHONY: up test lint check-compose bench sync uv assets chromium
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -14,7 +17,30 @@ uv:
 sync: uv
 	$(UV) sync --locked --python $(PYTHON)
 
-up: sync
+# The console's front-end packages (GOV.UK Frontend, htmx), as package-lock.json pins
+# them; `npm ci` runs only when node_modules is missing or older than the lock.
+assets: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v $(NPM) >/dev/null 2>&1 || { echo "npm is needed for the console's front-end \
+	packages (GOV.UK Frontend): install Node.js and npm, then run make again" >&2; exit 1; }
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+# Debian's Chromium for the browser tests, when absent (Playwright cannot download its
+# own browser here): as root, or with sudo when it needs no password.
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then SUDO=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "The browser tests need Chromium at $(CHROMIUM); install it with \
+	'sudo apt-get install -y chromium' and run make again" >&2; exit 1; fi; \
+	echo "Installing Debian's chromium for the browser tests..."; \
+	$$SUDO apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && \
+	test -x "$(CHROMIUM)" || { echo "Could not install Chromium at $(CHROMIUM)" >&2; exit 1; }
+
+up: sync assets
 	$(RUN) sharehub up
 
 lint: sync
@@ -25,7 +51,7 @@ lint: sync
 check-compose: sync
 	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
-test: lint check-compose
+test: lint check-compose assets chromium
 	$(RUN) pytest
 
 bench: sync

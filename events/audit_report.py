@@ -486,11 +486,19 @@ def build_report(
     )
 
 
+EARLIEST_PERIOD_START = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_PERIOD_END = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def _check_period(start: datetime, end: datetime) -> None:
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("the report's period needs timezone-aware start and end")
     if not start < end:
         raise ValueError("the report's period must end after it starts")
+    # Far enough from datetime's own limits for the database to take either end
+    # in any time zone; no share request was decided outside these years.
+    if start < EARLIEST_PERIOD_START or end > LATEST_PERIOD_END:
+        raise ValueError("the report's period must lie between the years 1900 and 9000")
 
 
 # ----------------------------------------------------------------------- from the store

@@ -345,13 +345,16 @@ def audit_report(
 
     async def run() -> int:
         async with await open_event_store(Settings(), max_connections=5) as store:
-            report = await decision_report(
-                store,
-                start=period_start,
-                end=period_end,
-                agency=agency,
-                include_access_log=access_log,
-            )
+            try:
+                report = await decision_report(
+                    store,
+                    start=period_start,
+                    end=period_end,
+                    agency=agency,
+                    include_access_log=access_log,
+                )
+            except ValueError as e:
+                raise fail(str(e)) from e
             for row in report.decisions:
                 await record_viewed(
                     store,

@@ -371,6 +371,8 @@ def _announce(stack: _Stack, home: Path) -> None:
         f"  NATS URL         {mask_password(stack.nats_url)}\n"
         f"  API              {stack.api_url or '(not started)'}"
         f"{'  (docs at ' + stack.api_url + '/docs)' if stack.api_url else ''}\n"
+        f"  console          {stack.api_url + '/' if stack.api_url else '(not started)'}"
+        f"{'  (sign in with a key from `sharehub keys create`)' if stack.api_url else ''}\n"
         f"  data and logs    {home}\n"
         "Press Ctrl-C to stop."
     )

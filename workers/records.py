@@ -412,4 +412,3 @@ def timeline_entry(event: RecordedEvent) -> dict[str, Any]:
         "actor": {"id": event.actor.id, "role": event.actor.role, "agency": event.actor.agency},
         "data": {k: v for k, v in event.data.items() if k not in ("child", "details")},
     }
-

@@ -21,6 +21,7 @@ from workers.api import advisors, agencies, auditors, health, hub
 from workers.api.context import ApiContext, storable_text
 from workers.api.problems import document_problems, install_problem_handlers, problem_response
 from workers.api_clients import ApiClients
+from workers.console.mount import mount_console
 from workers.records import Records
 from workers.resources import open_event_store
 from workers.settings import Settings
@@ -65,6 +66,7 @@ def build_app(context: ApiContext | None = None, *, lifespan: object = None) -> 
 
     for module in (agencies, hub, advisors, auditors, health):
         app.include_router(module.router)
+    mount_console(app)  # the web console at /, for people (not in the OpenAPI document)
     return app
 
 

@@ -319,8 +319,6 @@ async def report(
             raise ProblemError(
                 422, "invalid-input", "The input is not valid", f"{name}: give a time zone"
             )
-    if end <= start:
-        raise ProblemError(422, "invalid-input", "The input is not valid", "to: after from")
     if access_log and format == "csv":
         raise ProblemError(
             422,
@@ -328,9 +326,12 @@ async def report(
             "The input is not valid",
             "access_log: the csv is one row per decision; ask json or fhir for the access log",
         )
-    made = await decision_report(
-        hub.store, start=start, end=end, agency=agency, include_access_log=access_log
-    )
+    try:
+        made = await decision_report(
+            hub.store, start=start, end=end, agency=agency, include_access_log=access_log
+        )
+    except ValueError as e:  # the period: backwards, or beyond the years it may span
+        raise ProblemError(422, "invalid-input", "The input is not valid", str(e)) from e
     await hub.records.report_viewed(
         (row.request_id for row in made.decisions), viewer=auditor, via=_via(request)
     )

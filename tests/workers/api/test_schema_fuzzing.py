@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from events.envelope import RecordedEvent
+from tests.events.test_signed_checkpoints import sign_now
 from tests.workers.api.conftest import PROBLEM, Api, Caller
 from tests.workers.api.journey import act, in_queue, raise_one, to_disclosure
 from tests.workers.api.test_authorisation import RULES
@@ -127,7 +128,10 @@ async def test_the_api_answers_what_its_schema_says(api: Api) -> None:
     triaged = await raise_one(api)
     await in_queue(api, triaged)
     await act(api, api.callers.officer, triaged, "triage", {"rag": "green", "rationale": "Routine"})
+    decided = await api.store.read_stream(f"share-request-{journey.request_id}")
+    await sign_now(api.store)  # so that an inclusion proof can be given
     known: dict[str, list[str]] = {
+        "event_id": [str(decided[0].event_id), str(decided[-1].event_id)],
         "request_id": [str(journey.request_id), str(fresh), str(triaged)],
         "disclosure_id": [str(journey.disclosure_id)],
         "advice_id": [str(journey.advice_id)],

@@ -1,0 +1,238 @@
+"""Signing in with an API key, the session that follows, and the CSRF token of every form.
+
+A person signs in with their API client key (``sharehub keys create``). The key is
+checked once, with :meth:`ApiClients.authenticate`, and never stored: the session
+cookie holds only a random session id, the session's CSRF token and the client id,
+signed (HMAC, ``itsdangerous``) with the console's secret
+(:meth:`Settings.console_session_secret_bytes`) and valid for a working day. On
+every request the client is looked up again by its id, so revoking a key ends its
+sessions at once. The cookie is HttpOnly, SameSite=Lax, and Secure when the console
+is reached over https.
+
+Every form that posts carries the session's CSRF token in ``csrf_token``;
+:func:`checked_form` compares it in constant time and refuses the post otherwise
+(:class:`FormExpired`), before anything is done. Signing in starts a new session
+(a new id and token), so a session id planted before sign-in is worth nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.responses import Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.datastructures import FormData
+
+from events.access import ApiClientCreated, ApiClientRevoked, access_events, api_client_stream
+from workers.api.context import ApiContext
+from workers.api_clients import ApiClient
+from workers.permissions import Work, permitted, require
+from workflows.models import Role
+
+SESSION_COOKIE = "sharehub_session"
+FLASH_COOKIE = "sharehub_flash"
+SESSION_LIFETIME = timedelta(hours=8)
+_FLASH_LIFETIME = timedelta(minutes=5)
+
+
+class SignInRequired(Exception):
+    """The page needs a signed-in person: the console answers with the sign-in page."""
+
+
+class FormExpired(Exception):
+    """A posted form without this session's CSRF token: refused before anything is done."""
+
+
+@dataclass(frozen=True)
+class Session:
+    session_id: str
+    csrf_token: str
+    client: ApiClient | None  # None: not signed in
+
+
+def _serializer(request: Request, purpose: str) -> URLSafeTimedSerializer:
+    """The signer of ``purpose``'s cookies, made once per app from the console secret."""
+    signers: dict[str, URLSafeTimedSerializer] | None = getattr(
+        request.app.state, "console_signers", None
+    )
+    if signers is None:
+        signers = request.app.state.console_signers = {}
+    if purpose not in signers:
+        context: ApiContext = request.app.state.context
+        secret = context.settings.console_session_secret_bytes()
+        signers[purpose] = URLSafeTimedSerializer(secret, salt=f"sharehub-console-{purpose}")
+    return signers[purpose]
+
+
+async def client_by_id(context: ApiContext, client_id: UUID) -> ApiClient | None:
+    """The API client, unless it does not exist or has been revoked."""
+    created: ApiClientCreated | None = None
+    for recorded in await context.store.read_stream(api_client_stream(client_id)):
+        event = access_events.decode(recorded)
+        if isinstance(event, ApiClientRevoked):
+            return None
+        if isinstance(event, ApiClientCreated):
+            created = event
+    if created is None:
+        return None
+    return ApiClient(
+        client_id=created.client_id,
+        name=created.name,
+        role=Role(created.role),
+        agency=created.agency,
+    )
+
+
+async def current_session(request: Request) -> Session:
+    """The request's session: from its cookie, or a new one (sent with the response)."""
+    found: Session | None = getattr(request.state, "console_session", None)
+    if found is not None:
+        return found
+    session = await _session_from_cookie(request)
+    if session is None:
+        session = start_session(request, client=None)
+    request.state.console_session = session
+    return session
+
+
+async def _session_from_cookie(request: Request) -> Session | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        payload: dict[str, Any] = _serializer(request, "session").loads(
+            token, max_age=int(SESSION_LIFETIME.total_seconds())
+        )
+        client_id = UUID(hex=payload["client"]) if payload.get("client") else None
+        session_id, csrf_token = str(payload["id"]), str(payload["csrf"])
+    except (BadSignature, KeyError, ValueError, TypeError):
+        return None
+    client = None
+    if client_id is not None:
+        client = await client_by_id(request.app.state.context, client_id)
+        if client is None:  # revoked since: the session ends here
+            return None
+    return Session(session_id=session_id, csrf_token=csrf_token, client=client)
+
+
+def start_session(request: Request, *, client: ApiClient | None) -> Session:
+    """A new session (new id, new CSRF token), sent as a cookie with this response."""
+    session = Session(
+        session_id=secrets.token_urlsafe(16), csrf_token=secrets.token_urlsafe(32), client=client
+    )
+    request.state.console_session = session
+    request.state.console_session_issued = True
+    return session
+
+
+def write_cookies(request: Request, response: Response) -> None:
+    """Send the session cookie if the session is new, and drop a flash that was shown."""
+    secure = request.url.scheme == "https"
+    session: Session | None = getattr(request.state, "console_session", None)
+    if session is not None and getattr(request.state, "console_session_issued", False):
+        payload = {
+            "id": session.session_id,
+            "csrf": session.csrf_token,
+            "client": session.client.client_id.hex if session.client else None,
+        }
+        response.set_cookie(
+            SESSION_COOKIE,
+            _serializer(request, "session").dumps(payload),
+            max_age=int(SESSION_LIFETIME.total_seconds()),
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+        )
+    if getattr(request.state, "console_flash_shown", False):
+        response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, samesite="lax", secure=secure)
+
+
+def flash(request: Request, response: Response, message: str) -> None:
+    """Show ``message`` once, on the next page (after a POST's redirect)."""
+    response.set_cookie(
+        FLASH_COOKIE,
+        _serializer(request, "flash").dumps(message),
+        max_age=int(_FLASH_LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def take_flash(request: Request) -> None:
+    """Read the flash message, if any, for this page to show (and the cookie to go)."""
+    token = request.cookies.get(FLASH_COOKIE)
+    if not token or request.method != "GET" or request.headers.get("HX-Request"):
+        return  # only the next page shows it: not a post, not the queue's poll
+    request.state.console_flash_shown = True
+    try:
+        message = _serializer(request, "flash").loads(
+            token, max_age=int(_FLASH_LIFETIME.total_seconds())
+        )
+    except BadSignature:
+        return
+    request.state.console_flash = str(message)
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, if it carries this session's CSRF token; :class:`FormExpired` if not."""
+    session = await current_session(request)
+    form = await request.form()
+    token = form.get("csrf_token")
+    if not isinstance(token, str) or not hmac.compare_digest(
+        token.encode(), session.csrf_token.encode()
+    ):
+        raise FormExpired()
+    return form
+
+
+async def signed_in(request: Request) -> ApiClient:
+    session = await current_session(request)
+    if session.client is None:
+        raise SignInRequired()
+    take_flash(request)
+    return session.client
+
+
+def allowed(work: Work) -> Any:
+    """A dependency: the signed-in person, if the permissions table lets their role in."""
+
+    async def check(person: Annotated[ApiClient, Depends(signed_in)]) -> ApiClient:
+        require(person.role, work)  # NotPermitted: a 403 page (ConsoleRoute)
+        return person
+
+    return check
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]
+Person = Annotated[ApiClient, Depends(signed_in)]
+QueueReader = Annotated[ApiClient, Depends(allowed(Work.READ_HUB_QUEUE))]
+RequestReader = Annotated[ApiClient, Depends(allowed(Work.SEE_REQUEST_IN_FULL))]
+HubStaff = Annotated[ApiClient, Depends(allowed(Work.ACT_FOR_THE_HUB))]
+Advisor = Annotated[ApiClient, Depends(allowed(Work.GIVE_ADVICE))]
+Auditor = Annotated[ApiClient, Depends(allowed(Work.AUDIT))]
+ReferringAgency = Annotated[ApiClient, Depends(allowed(Work.FOLLOW_OWN_REQUESTS))]
+RecipientAgency = Annotated[ApiClient, Depends(allowed(Work.RECEIVE_DISCLOSURES))]
+
+
+def navigation(person: ApiClient | None) -> list[dict[str, str]]:
+    """The pages ``person``'s role may open, for the service navigation."""
+    if person is None:
+        return []
+    pages = [
+        (Work.READ_HUB_QUEUE, "/queue", "Queue"),
+        (Work.GIVE_ADVICE, "/advice", "Advice inbox"),
+        (Work.AUDIT, "/audit", "Audit"),
+        (Work.FOLLOW_OWN_REQUESTS, "/agency", "Your agency"),
+    ]
+    return [
+        {"href": href, "text": text} for work, href, text in pages if permitted(person.role, work)
+    ]
