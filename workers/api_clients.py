@@ -135,6 +135,18 @@ class ApiClients:
         if parsed is None:
             return None
         client_id, secret = parsed
+        created = await self._created_unless_revoked(client_id)
+        if created is None or not hmac.compare_digest(created.key_hash, _secret_hash(secret)):
+            return None
+        return _client(created)
+
+    async def active(self, client_id: UUID) -> ApiClient | None:
+        """The client with this id, or ``None`` when unknown or revoked (for sessions that
+        were opened with its key and must end when it is revoked)."""
+        created = await self._created_unless_revoked(client_id)
+        return None if created is None else _client(created)
+
+    async def _created_unless_revoked(self, client_id: UUID) -> ApiClientCreated | None:
         created: ApiClientCreated | None = None
         for recorded in await self._store.read_stream(api_client_stream(client_id)):
             event = access_events.decode(recorded)
@@ -142,11 +154,13 @@ class ApiClients:
                 return None
             if isinstance(event, ApiClientCreated):
                 created = event
-        if created is None or not hmac.compare_digest(created.key_hash, _secret_hash(secret)):
-            return None
-        return ApiClient(
-            client_id=created.client_id,
-            name=created.name,
-            role=Role(created.role),
-            agency=created.agency,
-        )
+        return created
+
+
+def _client(created: ApiClientCreated) -> ApiClient:
+    return ApiClient(
+        client_id=created.client_id,
+        name=created.name,
+        role=Role(created.role),
+        agency=created.agency,
+    )

@@ -29,11 +29,9 @@ from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 
-from events.access import ApiClientCreated, ApiClientRevoked, access_events, api_client_stream
 from workers.api.context import ApiContext
 from workers.api_clients import ApiClient
 from workers.permissions import Work, permitted, require
-from workflows.models import Role
 
 SESSION_COOKIE = "sharehub_session"
 FLASH_COOKIE = "sharehub_flash"
@@ -70,25 +68,6 @@ def _serializer(request: Request, purpose: str) -> URLSafeTimedSerializer:
     return signers[purpose]
 
 
-async def client_by_id(context: ApiContext, client_id: UUID) -> ApiClient | None:
-    """The API client, unless it does not exist or has been revoked."""
-    created: ApiClientCreated | None = None
-    for recorded in await context.store.read_stream(api_client_stream(client_id)):
-        event = access_events.decode(recorded)
-        if isinstance(event, ApiClientRevoked):
-            return None
-        if isinstance(event, ApiClientCreated):
-            created = event
-    if created is None:
-        return None
-    return ApiClient(
-        client_id=created.client_id,
-        name=created.name,
-        role=Role(created.role),
-        agency=created.agency,
-    )
-
-
 async def current_session(request: Request) -> Session:
     """The request's session: from its cookie, or a new one (sent with the response)."""
     found: Session | None = getattr(request.state, "console_session", None)
@@ -115,7 +94,7 @@ async def _session_from_cookie(request: Request) -> Session | None:
         return None
     client = None
     if client_id is not None:
-        client = await client_by_id(request.app.state.context, client_id)
+        client = await request.app.state.context.clients.active(client_id)
         if client is None:  # revoked since: the session ends here
             return None
     return Session(session_id=session_id, csrf_token=csrf_token, client=client)
