@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy, StorageType, StreamConfig
+from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from events.errors import EventStoreError
@@ -40,6 +40,7 @@ from events.merkle import MerkleAccumulator, leaf_hash
 from events.signed_checkpoints import CheckpointSigner, SignedCheckpoint
 from events.store import EventStore
 from workers.audit_keys import AuditKeyError, signing_key
+from workers.jetstream import ensure_stream
 from workers.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -86,24 +87,14 @@ class CheckpointCopies:
 
     async def ensure_stream(self) -> None:
         """Create the stream, refusing deletes and purges; tighten an existing one."""
-        try:
-            config = (await self._streams.stream_info(self.stream)).config
-        except NotFoundError:
-            await self._streams.add_stream(
-                StreamConfig(
-                    name=self.stream,
-                    description="sharehub: signed checkpoints of the event log (never deleted)",
-                    subjects=[self._subject],
-                    storage=StorageType.FILE,
-                    deny_delete=True,
-                    deny_purge=True,
-                    duplicate_window=float(timedelta(days=1).total_seconds()),
-                )
-            )
-            return
-        if not (config.deny_delete and config.deny_purge):
-            config.deny_delete = config.deny_purge = True
-            await self._streams.update_stream(config)
+        await ensure_stream(
+            self._streams,
+            name=self.stream,
+            subjects=self._subject,
+            description="sharehub: signed checkpoints of the event log (never deleted)",
+            duplicate_window=timedelta(days=1),
+            keep_every_message=True,
+        )
 
     async def publish(self, checkpoint: SignedCheckpoint) -> None:
         # The tree size is the message id: a re-publish after a crash is dropped

@@ -117,9 +117,7 @@ async def test_replay_at_any_moment_between_two_events_is_the_state_of_the_event
     assert then["request"]["outcome"] is None and then["request"]["decided_by"] is None
     assert then["timeline"][-1]["type"] == "AdviceGiven"
     shown = json.dumps(then)  # the replay holds no personal data
-    assert not {"Amara", "Okafor", "9434765919", "943 476 5919"} & {
-        word for word in ("Amara", "Okafor", "9434765919", "943 476 5919") if word in shown
-    }
+    assert [w for w in ("Amara", "Okafor", "9434765919", "943 476 5919") if w in shown] == []
 
 
 async def test_checkpoints_proofs_and_verification_over_the_api(
