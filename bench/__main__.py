@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.event_store import Figure, run_event_store_benchmarks
 from bench.share_requests import run_share_request_benchmarks
 from events.postgres import migrate
-from workers.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedTemporal, free_port
+from workers.stack.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedTemporal, free_port
 
 TARGETS = {"P1": 0.5, "P1b": 0.7, "P2": 0.5, "P3": 0.5}
 # Latencies have no baseline: their target is a ceiling on the p95 itself.

@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from events.audit import verify_chain
 from events.envelope import Actor, NewEvent
 from events.postgres import PostgresEventStore
+from events.verify import verify_chain
 
 WRITERS = 8
 ROUNDS = 3

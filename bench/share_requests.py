@@ -1,7 +1,7 @@
 """Benchmarks of whole share requests (``make bench``): P3 and P3b.
 
 P3   full lifecycles/s on the "shared" path with 3 recipients, scripted humans
-     driving them through :class:`~workers.share_requests.ShareRequestService`
+     driving them through :class:`~workers.hub.share_requests.ShareRequestService`
      (raise, triage, decide, each recipient acknowledges the disclosure it heard
      of on the bus, family notified, close), vs :class:`BareLifecycle`: a
      workflow of the same shape on the same server and worker, whose activities
@@ -47,12 +47,12 @@ with workflow.unsafe.imports_passed_through():
     from bench.event_store import Figure
     from events.envelope import RecordedEvent
     from events.postgres import PostgresEventStore
-    from workers.agency_publisher import NatsAgencyPublisher
-    from workers.demo import DemoPlayer, play_all
-    from workers.demo_cases import RECIPIENTS_PER_REQUEST, DemoCase, DemoPath, demo_cases
-    from workers.demo_channels import AgencyInbox, DirectChannel
-    from workers.share_requests import HubAction, ShareRequestService
-    from workers.temporal_client import data_converter
+    from workers.bus.notices import NatsAgencyPublisher
+    from workers.demo.cases import RECIPIENTS_PER_REQUEST, DemoCase, DemoPath, demo_cases
+    from workers.demo.channels import AgencyInbox, DirectChannel
+    from workers.demo.run import DemoPlayer, play_all
+    from workers.hub.share_requests import HubAction, ShareRequestService
+    from workers.temporal.client import data_converter
     from workflows.activities import ShareRequestActivities
     from workflows.models import ActionResult, RaiseShareRequest, RecordDecision, Stage
     from workflows.policy import DataSharingAgreement, load_policy

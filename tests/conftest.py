@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from workers.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedTemporal, free_port
+from workers.stack.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedTemporal, free_port
 
 
 @pytest.fixture(scope="session")

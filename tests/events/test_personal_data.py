@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from events.audit import verify_chain
 from events.envelope import REDACTED
 from events.errors import SubjectKeyDestroyed
 from events.postgres import PostgresEventStore
+from events.verify import verify_chain
 from tests.events.sample_events import OFFICER, ChildIdentified, registry
 
 CHILD = ChildIdentified(

@@ -10,11 +10,11 @@ import asyncpg
 import pytest
 from pydantic import ValidationError
 
-from events.audit import verify_chain
 from events.canonical import GENESIS_HASH, chain_hash
 from events.envelope import NewEvent
 from events.errors import EventIdReused, StoreUnavailable, WrongExpectedVersion
 from events.postgres import PostgresEventStore
+from events.verify import verify_chain
 from tests.events.conftest import MASTER_KEY
 from tests.events.sample_events import OFFICER, concern
 

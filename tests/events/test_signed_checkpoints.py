@@ -14,7 +14,6 @@ import asyncpg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from events.audit import VerificationReport, prove_inclusion, verify_log
 from events.errors import ProofUnavailable
 from events.merkle import MerkleAccumulator, leaf_hash
 from events.postgres import PostgresEventStore
@@ -26,8 +25,9 @@ from events.signed_checkpoints import (
     private_key_pem,
     public_key_pem,
 )
+from events.verify import VerificationReport, prove_inclusion, verify_log
 from tests.events.sample_events import OFFICER, concern
-from tests.events.test_audit_verify import tamper
+from tests.events.test_verify import tamper
 
 SIGNER = CheckpointSigner(Ed25519PrivateKey.generate())
 PUBLIC_KEY = SIGNER.public_key

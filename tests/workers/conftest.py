@@ -23,12 +23,12 @@ from temporalio.worker import Worker
 
 from events.postgres import PostgresEventStore
 from tests.events.conftest import MASTER_KEY, database_url, template_database  # noqa: F401
-from workers.agency_publisher import AGENCIES_STREAM, AGENCIES_SUBJECTS, NatsAgencyPublisher
 from workers.api.app import build_app, opened_context
-from workers.intake import serve_intake
+from workers.bus.intake import serve_intake
+from workers.bus.notices import AGENCIES_STREAM, AGENCIES_SUBJECTS, NatsAgencyPublisher
+from workers.hub.share_requests import ShareRequestService
 from workers.settings import Settings
-from workers.share_requests import ShareRequestService
-from workers.temporal_client import data_converter
+from workers.temporal.client import data_converter
 from workflows.activities import AgencyNotice, ShareRequestActivities
 from workflows.policy import DataSharingAgreement, load_policy
 from workflows.share_request import ShareRequestWorkflow

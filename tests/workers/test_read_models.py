@@ -9,10 +9,10 @@ import httpx
 from rich.console import Console
 
 from events.postgres import PostgresEventStore
-from events.projections import READ_MODELS, Projector, replay_request, running_projector
+from events.read_models.projections import READ_MODELS, Projector, replay_request, running_projector
 from events.share_requests import stream_id_for
-from workers.demo import run_demo
-from workers.demo_cases import DemoPath
+from workers.demo.cases import DemoPath
+from workers.demo.run import run_demo
 from workers.settings import Settings
 
 

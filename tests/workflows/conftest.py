@@ -23,7 +23,7 @@ from tests.events.conftest import (  # noqa: F401
     store,
     template_database,
 )
-from workers.temporal_client import data_converter
+from workers.temporal.client import data_converter
 from workflows.activities import ShareRequestActivities
 from workflows.models import ActionResult, StartShareRequest
 from workflows.policy import DataSharingAgreement, load_policy

@@ -25,7 +25,7 @@ from events.postgres import PostgresEventStore
 from tests.events.conftest import MASTER_KEY
 from tests.workflows.conftest import HubWorker, start_time_skipping
 from tests.workflows.share_paths import HISTORY_PATHS, workflow_id_for
-from workers.temporal_client import data_converter
+from workers.temporal.client import data_converter
 from workflows.policy import DataSharingAgreement
 from workflows.share_request import ShareRequestWorkflow
 

@@ -8,9 +8,9 @@ import uuid
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from events.audit import verify_chain
 from events.postgres import PostgresEventStore
 from events.share_requests import share_request_events, stream_id_for
+from events.verify import verify_chain
 from tests.workflows.conftest import HubWorker
 from tests.workflows.scenario import (
     ADVISOR,

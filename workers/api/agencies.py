@@ -21,8 +21,8 @@ from workers.api.schemas import (
     RaisedRequest,
     WithdrawBody,
 )
-from workers.share_requests import ShareRequestSubmission
-from workers.submissions import raise_submission
+from workers.hub.share_requests import ShareRequestSubmission
+from workers.hub.submissions import raise_submission
 from workflows.models import AcknowledgeDisclosure, ActionResult, Stage, Withdraw
 
 router = APIRouter(prefix="/v1", tags=["agencies"])

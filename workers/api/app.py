@@ -16,17 +16,17 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
-from events.projections import running_projector
+from events.read_models.projections import running_projector
 from workers.api import advisors, agencies, auditors, health, hub
 from workers.api.context import ApiContext, storable_text
 from workers.api.problems import document_problems, install_problem_handlers, problem_response
-from workers.api_clients import ApiClients
 from workers.console.mount import mount_console
-from workers.records import Records
+from workers.hub.clients import ApiClients
+from workers.hub.records import Records
+from workers.hub.share_requests import ShareRequestService
 from workers.resources import open_event_store
 from workers.settings import Settings
-from workers.share_requests import ShareRequestService
-from workers.temporal_client import temporal_client
+from workers.temporal.client import temporal_client
 from workflows.policy import load_policy
 
 logger = logging.getLogger(__name__)

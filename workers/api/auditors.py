@@ -17,11 +17,10 @@ import nats.errors
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from events.audit import prove_inclusion, verify_log
-from events.audit_report import MEDIA_TYPES, ReportFormat, decision_report, render_report
 from events.envelope import RecordedEvent
 from events.errors import ProofUnavailable
 from events.signed_checkpoints import SignedCheckpoint
+from events.verify import prove_inclusion, verify_log
 from workers.api.agencies import Limit, _via
 from workers.api.context import Auditor, Context
 from workers.api.problems import ProblemError, problem_responses
@@ -37,9 +36,10 @@ from workers.api.schemas import (
     TimelineEntry,
     VerificationOut,
 )
-from workers.audit_keys import AuditKeyError, public_key
-from workers.checkpointer import CheckpointerError, checkpoint_copies
-from workers.records import timeline_entry
+from workers.audit.checkpointer import CheckpointerError, checkpoint_copies
+from workers.audit.keys import AuditKeyError, public_key
+from workers.audit.report import MEDIA_TYPES, ReportFormat, decision_report, render_report
+from workers.hub.records import timeline_entry
 from workers.settings import Settings, StackNotFound
 
 logger = logging.getLogger(__name__)

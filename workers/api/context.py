@@ -18,13 +18,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
 from events.postgres import PostgresEventStore
-from events.projections import Projector
+from events.read_models.projections import Projector
 from workers.api.problems import ProblemError
-from workers.api_clients import ApiClient, ApiClients
-from workers.permissions import NotPermitted, Work, require
-from workers.records import Records
+from workers.hub.clients import ApiClient, ApiClients
+from workers.hub.permissions import NotPermitted, Work, require
+from workers.hub.records import Records
+from workers.hub.share_requests import ShareRequestService
 from workers.settings import Settings
-from workers.share_requests import ShareRequestService
 from workflows.policy import DataSharingAgreement
 
 _bearer = HTTPBearer(
@@ -119,7 +119,7 @@ async def caller(
 def permitted_to(work: Work) -> Callable[..., Awaitable[ApiClient]]:
     """A dependency: the caller, if its role is let into ``work``; 403 otherwise.
 
-    The table is :data:`workers.permissions.PERMITTED`, which the operator CLI reads too.
+    The table is :data:`workers.hub.permissions.PERMITTED`, which the operator CLI reads too.
     """
 
     async def check(client: Annotated[ApiClient, Depends(caller)]) -> ApiClient:

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 
 from workers.api.context import Context
 from workers.api.schemas import Health
-from workers.intake import intake_asyncapi
-from workers.probes import probe_nats, probe_postgres, probe_temporal
+from workers.bus.intake import intake_asyncapi
+from workers.stack.probes import probe_nats, probe_postgres, probe_temporal
 
 router = APIRouter(tags=["operations"])
 _PROBE_SECONDS = 3.0

@@ -27,9 +27,9 @@ from workers.api.schemas import (
     TriageBody,
     WithdrawBody,
 )
-from workers.api_clients import ApiClient
-from workers.records import ACTIVE_STAGES
-from workers.share_requests import HubAction
+from workers.hub.clients import ApiClient
+from workers.hub.records import ACTIVE_STAGES
+from workers.hub.share_requests import HubAction
 from workflows.models import (
     ActionResult,
     Close,

@@ -17,16 +17,16 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from events.errors import EventStoreError
-from workers.api_clients import ApiClientError
-from workers.records import InvalidCursor, RecordNotFound
-from workers.share_requests import (
+from workers.hub.clients import ApiClientError
+from workers.hub.records import InvalidCursor, RecordNotFound
+from workers.hub.share_requests import (
     ActionRejected,
     RequestAlreadyRaised,
     RequestRejected,
     ShareRequestFinished,
     UnknownShareRequest,
 )
-from workers.submissions import IdempotencyKeyReused
+from workers.hub.submissions import IdempotencyKeyReused
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:sharehub:problem:"

@@ -19,8 +19,8 @@ from workers.console.labels import sentence
 from workers.console.routing import ConsoleRoute, context_of, settled
 from workers.console.sessions import Advisor, CheckedForm, flash
 from workers.console.templates import render
-from workers.records import InvalidCursor
-from workers.share_requests import ActionRejected, HubAction, ShareRequestFinished
+from workers.hub.records import InvalidCursor
+from workers.hub.share_requests import ActionRejected, HubAction, ShareRequestFinished
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 20

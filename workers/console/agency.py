@@ -17,8 +17,8 @@ from workers.console.labels import sentence
 from workers.console.routing import ConsoleRoute, context_of, settled, via
 from workers.console.sessions import CheckedForm, RecipientAgency, ReferringAgency, flash
 from workers.console.templates import render
-from workers.records import InvalidCursor, Page
-from workers.share_requests import ActionRejected, ShareRequestFinished
+from workers.hub.records import InvalidCursor, Page
+from workers.hub.share_requests import ActionRejected, ShareRequestFinished
 from workflows.models import AcknowledgeDisclosure
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

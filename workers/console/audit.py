@@ -1,14 +1,14 @@
 """The auditor's pages: is the log intact, a request at any moment, the decision report.
 
 - ``/audit`` walks the hash chain and every signed checkpoint now
-  (:func:`events.audit.verify_log`, with the deployment's public key when it has
+  (:func:`events.verify.verify_log`, with the deployment's public key when it has
   one) and shows the verdict and the latest signed checkpoint, beside the forms of
   the two pages below.
 - ``/audit/replay`` rebuilds a request from its own events up to a position or a
   recorded moment (:meth:`Records.replay`, in the access log), with each event
   linked to replay up to it.
 - ``/audit/report`` downloads the record of every decision of a period
-  (:func:`events.audit_report.decision_report`) as CSV, a FHIR R5 Bundle or JSON;
+  (:func:`workers.audit.report.decision_report`) as CSV, a FHIR R5 Bundle or JSON;
   each request the report shows is a view in its access log.
 """
 
@@ -21,14 +21,14 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from events.audit import verify_log
-from events.audit_report import MEDIA_TYPES, REPORT_FORMATS, decision_report, render_report
-from workers.audit_keys import AuditKeyError, public_key
+from events.verify import verify_log
+from workers.audit.keys import AuditKeyError, public_key
+from workers.audit.report import MEDIA_TYPES, REPORT_FORMATS, decision_report, render_report
 from workers.console import labels
 from workers.console.routing import ConsoleRoute, context_of, via
 from workers.console.sessions import Auditor
 from workers.console.templates import render
-from workers.records import RecordNotFound
+from workers.hub.records import RecordNotFound
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 Text = Annotated[str, Query(max_length=100)]

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from workers.api_clients import ApiClient
+from workers.hub.clients import ApiClient
 from workflows.models import (
     Close,
     GiveAdvice,

@@ -20,7 +20,6 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from workers.api_clients import ApiClient
 from workers.console import labels
 from workers.console.forms import (
     CLOSURE,
@@ -38,7 +37,8 @@ from workers.console.forms import (
 from workers.console.routing import ConsoleRoute, context_of, settled, via
 from workers.console.sessions import CheckedForm, HubStaff, RequestReader, flash
 from workers.console.templates import render
-from workers.share_requests import ActionRejected, HubAction, ShareRequestFinished
+from workers.hub.clients import ApiClient
+from workers.hub.share_requests import ActionRejected, HubAction, ShareRequestFinished
 from workflows.models import ActionResult, Role
 from workflows.policy import (
     ConsentStatus,

@@ -20,7 +20,7 @@ from workers.console import labels
 from workers.console.routing import ConsoleRoute, context_of
 from workers.console.sessions import QueueReader
 from workers.console.templates import render
-from workers.records import ACTIVE_STAGES, InvalidCursor
+from workers.hub.records import ACTIVE_STAGES, InvalidCursor
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 25

@@ -39,9 +39,9 @@ from workers.api.problems import ProblemError
 from workers.console import labels
 from workers.console.sessions import FormExpired, SignInRequired, write_cookies
 from workers.console.templates import render
-from workers.permissions import PERMITTED, NotPermitted
-from workers.records import RecordNotFound
-from workers.share_requests import UnknownShareRequest
+from workers.hub.permissions import PERMITTED, NotPermitted
+from workers.hub.records import RecordNotFound
+from workers.hub.share_requests import UnknownShareRequest
 
 logger = logging.getLogger(__name__)
 SETTLE_SECONDS = 5.0

@@ -30,8 +30,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 
 from workers.api.context import ApiContext
-from workers.api_clients import ApiClient
-from workers.permissions import Work, permitted, require
+from workers.hub.clients import ApiClient
+from workers.hub.permissions import Work, permitted, require
 
 SESSION_COOKIE = "sharehub_session"
 FLASH_COOKIE = "sharehub_flash"

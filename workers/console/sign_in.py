@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from workers.api.context import ApiContext
-from workers.api_clients import ApiClient
 from workers.console.routing import ConsoleRoute
 from workers.console.sessions import (
     SESSION_COOKIE,
@@ -17,6 +16,7 @@ from workers.console.sessions import (
     take_flash,
 )
 from workers.console.templates import render
+from workers.hub.clients import ApiClient
 from workflows.models import Role
 
 # Where each role starts (GET /); a role without pages of its own gets a page saying so.

@@ -24,14 +24,14 @@ from temporalio.client import Client
 
 from events.envelope import Actor, RecordedEvent
 from events.postgres import PostgresEventStore
-from events.projections import Projector, running_projector
+from events.read_models.projections import Projector, running_projector
 from tests.workflows.scenario import raise_request
 from workers.api.app import build_app
 from workers.api.context import ApiContext
-from workers.api_clients import ApiClients
-from workers.records import Records
+from workers.hub.clients import ApiClients
+from workers.hub.records import Records
+from workers.hub.share_requests import ShareRequestService
 from workers.settings import Settings
-from workers.share_requests import ShareRequestService
 from workflows.models import Role
 from workflows.policy import DataSharingAgreement
 

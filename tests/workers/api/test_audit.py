@@ -19,17 +19,17 @@ import nats
 from fhir.resources.bundle import Bundle
 from pydantic import TypeAdapter
 
-from events.audit import verify_log
 from events.envelope import Actor, RecordedEvent
 from events.merkle import leaf_hash, verify_inclusion
-from events.projections import replay_request
+from events.read_models.projections import replay_request
 from events.retention import SubjectShredded, retention_ends, retention_stream, run_retention
 from events.share_requests import stream_id_for, subject_id_for
 from events.signed_checkpoints import CheckpointSigner
+from events.verify import verify_log
 from tests.workers.api.conftest import Api, eventually
 from tests.workers.api.journey import act, expect, raise_one, to_disclosure
-from workers.audit_keys import public_key, signing_key
-from workers.checkpointer import CheckpointCopies, Checkpointer
+from workers.audit.checkpointer import CheckpointCopies, Checkpointer
+from workers.audit.keys import public_key, signing_key
 from workers.settings import Settings
 from workflows.policy import DataSharingAgreement
 

@@ -36,7 +36,7 @@ from playwright.async_api import (
 )
 
 from tests.workers.api.conftest import Api, Caller, api  # noqa: F401 (the fixture)
-from workers.embedded import free_port
+from workers.stack.embedded import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 # What works on this machine's closed network (see .library/env/machines/python.md).

@@ -26,7 +26,7 @@ from tests.workers.api.conftest import RECIPIENT, raise_body
 from tests.workers.api.journey import act, in_queue, raise_one
 from tests.workers.console.conftest import Console
 from tests.workflows.scenario import GP_ASKED
-from workers.audit_keys import signing_key
+from workers.audit.keys import signing_key
 
 QUESTION = "Is sharing with the police without consent proportionate here?"
 

@@ -9,8 +9,8 @@ from playwright.async_api import expect
 from events.envelope import Actor
 from tests.workers.api.journey import in_queue, raise_one
 from tests.workers.console.conftest import Console
-from workers.api_clients import ApiClients
 from workers.console.sessions import SESSION_COOKIE
+from workers.hub.clients import ApiClients
 from workflows.models import Role
 
 

@@ -1,0 +1,74 @@
+"""A share request as it stood at a moment, rebuilt from the event store alone.
+
+An auditor asks "what did the hub know, and what had it decided, when it did
+this?". The answer folds the request's own events up to the moment with the
+read models' pure folds (:func:`events.read_models.projections.replay_request`), so the
+replay and the live views can never disagree about what an event means. Neither
+Temporal nor the read-model tables are consulted: both may be long gone when an
+auditor asks.
+
+A moment is a recorded time (``at``: events the store had recorded by then) or
+a global position (``position``: events up to and including it). Recorded time,
+not the time an event says it happened: the question is what was on the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from events.envelope import RecordedEvent
+from events.read_models.projections import RequestState, replay_request
+from events.share_requests import stream_id_for
+from events.store import EventStore
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestReplay:
+    request_id: UUID
+    at: datetime | None
+    position: int | None
+    state: RequestState
+    applied: list[RecordedEvent]  # the request's events up to the moment, in order
+    later: int  # how many of its events came after the moment
+
+
+def replay_at(
+    request_id: UUID,
+    events: list[RecordedEvent],
+    *,
+    at: datetime | None = None,
+    position: int | None = None,
+) -> RequestReplay:
+    """Fold ``events`` (the request's stream, in order) up to the moment."""
+    if at is not None and at.tzinfo is None:
+        raise ValueError("a replay moment must carry its time zone")
+    applied = [
+        e
+        for e in events
+        if (at is None or e.recorded_at <= at)
+        and (position is None or e.global_position <= position)
+    ]
+    return RequestReplay(
+        request_id=request_id,
+        at=at,
+        position=position,
+        state=replay_request(applied),
+        applied=applied,
+        later=len(events) - len(applied),
+    )
+
+
+async def replay_request_at(
+    store: EventStore,
+    request_id: UUID,
+    *,
+    at: datetime | None = None,
+    position: int | None = None,
+) -> RequestReplay | None:
+    """The request at the moment, or None when no such request was ever raised."""
+    events = await store.read_stream(stream_id_for(request_id))
+    if not events:
+        return None
+    return replay_at(request_id, events, at=at, position=position)

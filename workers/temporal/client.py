@@ -1,0 +1,69 @@
+"""The Temporal client of every sharehub process, with payloads encrypted.
+
+Client, worker, replayer and tests all use :func:`data_converter`: pydantic
+models in and out (``pydantic_data_converter``), every payload encrypted by
+:class:`~workers.temporal.codec.EncryptionCodec`, and failure messages and stack
+traces moved into the encrypted payloads too, since an error message can name
+a child. A process connects with::
+
+    async with temporal_client(settings) as client:
+        await client.execute_workflow(...)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+
+from workers.settings import Settings
+from workers.temporal.codec import EncryptionCodec
+
+# How long to wait, once the client is dropped, for its Rust core to close the
+# connection on threads of its own: those threads abort the interpreter if it is
+# exiting meanwhile ("Fatal Python error: PyGILState_Release",
+# temporalio/sdk-python#300). 0.1 s was found enough; see also workers.stack.probes.
+_CLIENT_SHUTDOWN_GRACE = 0.1
+
+
+def data_converter(master_key: bytes) -> DataConverter:
+    """Pydantic payloads, encrypted under the deployment's payload key."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec.for_master_key(master_key),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+async def connect_temporal(settings: Settings) -> Client:
+    """A client of the configured (or running) Temporal, with sharehub's data converter.
+
+    A short-lived process should prefer :func:`temporal_client`, which avoids a
+    crash at interpreter exit.
+    """
+    return await Client.connect(
+        settings.resolved_temporal_address(),
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(settings.master_key_bytes()),
+    )
+
+
+@contextlib.asynccontextmanager
+async def temporal_client(settings: Settings) -> AsyncIterator[Client]:
+    """:func:`connect_temporal` for the duration of a block, then a clean goodbye.
+
+    Use the client only inside the block: on leaving it, we drop our reference
+    and give the client's core a moment to close its connection, so that a
+    process exiting right after does not abort (temporalio/sdk-python#300).
+    """
+    client = await connect_temporal(settings)
+    try:
+        yield client
+    finally:
+        del client
+        await asyncio.sleep(_CLIENT_SHUTDOWN_GRACE)
