@@ -24,7 +24,7 @@ from uuid import UUID, uuid5
 from events.envelope import Actor, RecordedEvent
 from events.errors import EventIdReused
 from events.registry import DomainEvent, EventRegistry
-from events.share_requests import subject_id_for
+from events.share_requests import request_id_of, subject_id_for
 from events.store import EventStore
 
 retention_events = EventRegistry()
@@ -73,9 +73,9 @@ def due_subjects(
     not yet recorded as shredded, oldest first."""
     due: dict[str, DueSubject] = {}
     for event in finishing:
-        if not event.stream_id.startswith("share-request-"):
+        request_id = request_id_of(event.stream_id)
+        if request_id is None:
             continue
-        request_id = UUID(event.stream_id.removeprefix("share-request-"))
         subject = subject_id_for(request_id)
         ends = retention_ends(event.recorded_at, years)
         if subject in shredded or ends > now or subject in due:

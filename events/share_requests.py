@@ -17,8 +17,21 @@ from events.registry import DomainEvent, EventRegistry
 share_request_events = EventRegistry()
 
 
+_STREAM_PREFIX = "share-request-"
+
+
 def stream_id_for(request_id: UUID) -> str:
-    return f"share-request-{request_id}"
+    return f"{_STREAM_PREFIX}{request_id}"
+
+
+def request_id_of(stream_id: str) -> UUID | None:
+    """The request whose stream this is, or None for any other stream (or a malformed id)."""
+    if not stream_id.startswith(_STREAM_PREFIX):
+        return None
+    try:
+        return UUID(stream_id.removeprefix(_STREAM_PREFIX))
+    except ValueError:
+        return None
 
 
 def subject_id_for(request_id: UUID) -> str:

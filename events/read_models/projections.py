@@ -27,6 +27,7 @@ from uuid import UUID
 from events.envelope import RecordedEvent
 from events.errors import EventStoreError
 from events.postgres import PostgresEventStore, SqlSession
+from events.share_requests import request_id_of
 
 CHECKPOINT = "read-models"
 # pg_advisory_xact_lock key: "sharehub read models"; one projector transaction at a time.
@@ -35,7 +36,6 @@ _BATCH = 500
 _FIRST_PAUSE = 1.0
 _LONGEST_PAUSE = 60.0
 logger = logging.getLogger(__name__)
-_REQUEST_STREAM_PREFIX = "share-request-"
 _CLIENT_STREAM_PREFIX = "api-client-"
 
 Row = dict[str, Any]
@@ -48,9 +48,7 @@ def _moment(value: str | None) -> datetime | None:
 
 
 def _request_id(event: RecordedEvent) -> UUID | None:
-    if event.stream_id.startswith(_REQUEST_STREAM_PREFIX):
-        return UUID(event.stream_id.removeprefix(_REQUEST_STREAM_PREFIX))
-    return None
+    return request_id_of(event.stream_id)
 
 
 # ----------------------------------------------------------------------- share requests

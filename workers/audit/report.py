@@ -37,14 +37,14 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from events.access import RecordViewed, access_events, access_log_stream
 from events.envelope import Actor, RecordedEvent
-from events.read_models.projections import CHECKPOINT as READ_MODELS_CHECKPOINT
+from events.read_models.queries import ReadModelQueries, decided_in_view
 from events.share_requests import (
     DecisionRecorded,
     DecisionSignedOff,
@@ -54,6 +54,7 @@ from events.share_requests import (
     ReferrerToldOutcome,
     ShareRequestRaised,
     TriageRecorded,
+    request_id_of,
     share_request_events,
     stream_id_for,
 )
@@ -68,7 +69,6 @@ MEDIA_TYPES: Mapping[ReportFormat, str] = {
     "fhir": "application/fhir+json",
 }
 
-_REQUEST_STREAM_PREFIX = stream_id_for(UUID(int=0)).removesuffix(str(UUID(int=0)))
 # Sealed pages of the log while looking for decisions: no subject key is looked up,
 # and a page this size keeps one round trip per few thousand events.
 _SCAN_PAGE = 5000
@@ -504,28 +504,6 @@ def _check_period(start: datetime, end: datetime) -> None:
 # ----------------------------------------------------------------------- from the store
 
 
-@runtime_checkable
-class ReadModelQueries(Protocol):
-    """A store that can also answer read-model queries (``PostgresEventStore`` can)."""
-
-    async def query(self, query: str, *args: Any) -> list[dict[str, Any]]: ...
-
-
-# One statement, so one snapshot: the view holds exactly the events up to the
-# checkpoint it returns, and the log is scanned from just after it. The agency test
-# is wider than the report's (asked-for recipients include every decided share);
-# the rows themselves are filtered exactly.
-_DECIDED_IN_VIEW = """
-SELECT
-    coalesce((SELECT position FROM checkpoints WHERE name = $1), 0) AS applied_up_to,
-    ARRAY(
-        SELECT request_id FROM share_request_view
-        WHERE decided_at >= $2 AND decided_at < $3
-          AND ($4::text IS NULL OR referrer_agency = $4 OR recipients ? $4)
-    ) AS request_ids
-"""
-
-
 async def decided_requests(
     store: EventStore, *, start: datetime, end: datetime, agency: str | None = None
 ) -> set[UUID]:
@@ -539,9 +517,9 @@ async def decided_requests(
     found: set[UUID] = set()
     scanned_up_to = 0
     if isinstance(store, ReadModelQueries):
-        [view] = await store.query(_DECIDED_IN_VIEW, READ_MODELS_CHECKPOINT, start, end, agency)
-        scanned_up_to = int(view["applied_up_to"])
-        found.update(view["request_ids"])
+        view = await decided_in_view(store, start=start, end=end, agency=agency)
+        scanned_up_to = view.applied_up_to
+        found.update(view.request_ids)
     while True:
         # Sealed: a decision holds no personal data, so no key needs unwrapping.
         page = await store.read_all(from_position=scanned_up_to + 1, limit=_SCAN_PAGE, sealed=True)
@@ -549,19 +527,10 @@ async def decided_requests(
             return found
         for event in page:
             if event.type == "DecisionRecorded" and start <= event.occurred_at < end:
-                request_id = _request_id(event.stream_id)
+                request_id = request_id_of(event.stream_id)
                 if request_id is not None:
                     found.add(request_id)
         scanned_up_to = page[-1].global_position
-
-
-def _request_id(stream_id: str) -> UUID | None:
-    if not stream_id.startswith(_REQUEST_STREAM_PREFIX):
-        return None
-    try:
-        return UUID(stream_id.removeprefix(_REQUEST_STREAM_PREFIX))
-    except ValueError:
-        return None
 
 
 async def decision_report(

@@ -34,12 +34,11 @@ from events.envelope import Actor, RecordedEvent
 from events.postgres import PostgresEventStore
 from events.read_models.projections import RequestState
 from events.read_models.replay import RequestReplay, replay_request_at
-from events.share_requests import ShareRequestRaised, stream_id_for
+from events.share_requests import ShareRequestRaised, request_id_of, stream_id_for
 from events.store import EventStore
 from workers.hub.clients import ApiClient
 
 MAX_PAGE = 100
-_REQUEST_STREAM_PREFIX = stream_id_for(UUID(int=0)).removesuffix(str(UUID(int=0)))
 ACTIVE_STAGES = (
     "raised",
     "triaged",
@@ -311,9 +310,7 @@ class Records:
     ) -> None:
         """An auditor read these raw events: a view of each request whose own events they are."""
         request_ids = dict.fromkeys(
-            UUID(e.stream_id.removeprefix(_REQUEST_STREAM_PREFIX))
-            for e in events
-            if e.stream_id.startswith(_REQUEST_STREAM_PREFIX)
+            found for e in events if (found := request_id_of(e.stream_id)) is not None
         )
         for request_id in request_ids:
             await self._viewed(viewer, request_id, "share_request", request_id, via)
