@@ -1,6 +1,6 @@
 """Every SQL statement that reads the read models, in one place.
 
-The read models are tables the projector (:mod:`events.read_models.projections`)
+The read models are tables the projector (:mod:`events.read_models.projector`)
 folds from the log; the event store's ``query`` runs these statements against them.
 Callers never write SQL of their own: they ask here, by name, with keyword arguments.
 """
@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
-from events.read_models.projections import CHECKPOINT
+from events.read_models.projector import CHECKPOINT
 
 
 @runtime_checkable

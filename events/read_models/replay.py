@@ -2,8 +2,8 @@
 
 An auditor asks "what did the hub know, and what had it decided, when it did
 this?". The answer folds the request's own events up to the moment with the
-read models' pure folds (:func:`events.read_models.projections.replay_request`), so the
-replay and the live views can never disagree about what an event means. Neither
+read models' pure folds (:mod:`events.read_models.folds`, :func:`replay_request`), so
+the replay and the live views can never disagree about what an event means. Neither
 Temporal nor the read-model tables are consulted: both may be long gone when an
 auditor asks.
 
@@ -14,14 +14,53 @@ not the time an event says it happened: the question is what was on the record.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from events.envelope import RecordedEvent
-from events.read_models.projections import RequestState, replay_request
+from events.read_models.folds import (
+    Row,
+    advice_key,
+    disclosure_key,
+    fold_advice,
+    fold_disclosure,
+    fold_request,
+)
 from events.share_requests import stream_id_for
 from events.store import EventStore
+
+
+@dataclass(frozen=True)
+class RequestState:
+    """A request as the events up to some moment show it (for auditors' replay)."""
+
+    request: Row | None
+    disclosures: list[Row]
+    advice: list[Row]
+    events_applied: int
+
+
+def replay_request(events: Iterable[RecordedEvent]) -> RequestState:
+    """Fold a request's events in memory with the read models' own folds."""
+    request: Row | None = None
+    disclosures: dict[UUID, Row] = {}
+    advice: dict[UUID, Row] = {}
+    applied = 0
+    for event in events:
+        applied += 1
+        request = fold_request(request, event)
+        for rows, key_of, fold in (
+            (disclosures, disclosure_key, fold_disclosure),
+            (advice, advice_key, fold_advice),
+        ):
+            key = key_of(event)
+            if key is not None:
+                row = fold(rows.get(key), event)
+                if row is not None:
+                    rows[key] = row
+    return RequestState(request, list(disclosures.values()), list(advice.values()), applied)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
-from events.read_models.projections import running_projector
+from events.read_models.projector import running_projector
 from workers.api import advisors, agencies, auditors, health, hub
 from workers.api.context import ApiContext, storable_text
 from workers.api.problems import document_problems, install_problem_handlers, problem_response

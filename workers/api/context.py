@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
 from events.postgres import PostgresEventStore
-from events.read_models.projections import Projector
+from events.read_models.projector import Projector
 from workers.api.problems import ProblemError
 from workers.hub.clients import ApiClient, ApiClients
 from workers.hub.permissions import NotPermitted, Work, require

@@ -171,7 +171,7 @@ def keys_list() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from events.read_models.projections import Projector
+    from events.read_models.projector import Projector
     from workers.resources import open_event_store
 
     async def run() -> int:
@@ -226,7 +226,7 @@ def keys_revoke(
 @projections_app.command("rebuild")
 def projections_rebuild() -> None:
     """Empty the read models and fold the whole event log into them again."""
-    from events.read_models.projections import Projector
+    from events.read_models.projector import Projector
     from workers.resources import open_event_store
 
     async def run() -> int:

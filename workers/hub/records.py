@@ -1,7 +1,7 @@
 """Reading requests, disclosures and advice for people: need-to-know and the access log.
 
 What the API (and the operator CLI) shows comes from here. Lists read the read
-models (:mod:`events.read_models.projections`); a single record's personal data (who the
+models (:mod:`events.read_models.projector`); a single record's personal data (who the
 child is) is read from the event store, decrypted with the request's key, and
 only for those who may see it. Every read of one request or disclosure by a
 person (an auditor's read of a request's raw events too) appends
@@ -32,8 +32,7 @@ from uuid import UUID
 from events.access import RecordViewed, access_log_stream
 from events.envelope import Actor, RecordedEvent
 from events.postgres import PostgresEventStore
-from events.read_models.projections import RequestState
-from events.read_models.replay import RequestReplay, replay_request_at
+from events.read_models.replay import RequestReplay, RequestState, replay_request_at
 from events.share_requests import ShareRequestRaised, request_id_of, stream_id_for
 from events.store import EventStore
 from workers.hub.clients import ApiClient

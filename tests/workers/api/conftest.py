@@ -24,7 +24,7 @@ from temporalio.client import Client
 
 from events.envelope import Actor, RecordedEvent
 from events.postgres import PostgresEventStore
-from events.read_models.projections import Projector, running_projector
+from events.read_models.projector import Projector, running_projector
 from tests.workflows.scenario import raise_request
 from workers.api.app import build_app
 from workers.api.context import ApiContext

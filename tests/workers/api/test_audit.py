@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 
 from events.envelope import Actor, RecordedEvent
 from events.merkle import leaf_hash, verify_inclusion
-from events.read_models.projections import replay_request
+from events.read_models.replay import replay_request
 from events.retention import SubjectShredded, retention_ends, retention_stream, run_retention
 from events.share_requests import stream_id_for, subject_id_for
 from events.signed_checkpoints import CheckpointSigner

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from events.access import RecordViewed, access_log_stream
 from events.envelope import REDACTED, Actor, RecordedEvent
 from events.postgres import PostgresEventStore
-from events.read_models.projections import Projector
+from events.read_models.projector import Projector
 from events.registry import DomainEvent
 from events.share_requests import (
     DecisionRecorded,

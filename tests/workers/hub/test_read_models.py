@@ -9,7 +9,8 @@ import httpx
 from rich.console import Console
 
 from events.postgres import PostgresEventStore
-from events.read_models.projections import READ_MODELS, Projector, replay_request, running_projector
+from events.read_models.projector import READ_MODELS, Projector, running_projector
+from events.read_models.replay import replay_request
 from events.share_requests import stream_id_for
 from workers.demo.cases import DemoPath
 from workers.demo.run import run_demo
