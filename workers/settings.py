@@ -18,6 +18,8 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workers.bus.streams import CHECKPOINTS_STREAM
+
 STATE_FILE_NAME = "stack.json"
 MASTER_KEY_FILE_NAME = "master.key"
 CONSOLE_SECRET_FILE_NAME = "console-session.key"
@@ -83,7 +85,7 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="... or once any new event is this many seconds old."
     )
     checkpoint_stream: str = Field(
-        default="SHAREHUB_CHECKPOINTS",
+        default=CHECKPOINTS_STREAM,
         pattern=r"^[A-Za-z0-9_-]+$",
         description="The JetStream stream that keeps a copy of every signed checkpoint.",
     )

@@ -25,7 +25,8 @@ from events.postgres import PostgresEventStore
 from tests.events.conftest import MASTER_KEY, database_url, template_database  # noqa: F401
 from workers.api.app import build_app, opened_context
 from workers.bus.intake import serve_intake
-from workers.bus.notices import AGENCIES_STREAM, AGENCIES_SUBJECTS, NatsAgencyPublisher
+from workers.bus.notices import NatsAgencyPublisher
+from workers.bus.streams import AGENCIES_STREAM, AGENCIES_SUBJECTS
 from workers.hub.share_requests import ShareRequestService
 from workers.settings import Settings
 from workers.temporal.client import data_converter

@@ -3,10 +3,10 @@
 Every ``checkpoint_every_events`` new events, or once the oldest unsigned event
 has waited ``checkpoint_every_seconds``, it signs a checkpoint over the whole
 log (see :mod:`events.signed_checkpoints`), keeps it in PostgreSQL and publishes
-it to the JetStream stream ``SHAREHUB_CHECKPOINTS``. That stream is created
-with deny-delete and deny-purge, so a checkpoint once published stays there
-even for someone who can rewrite the database; ``audit verify`` compares both
-copies. (NATS still lets an operator delete the whole stream: the copy is
+it to the JetStream stream ``SHAREHUB_CHECKPOINTS`` (:mod:`workers.bus.streams`).
+That stream is created with deny-delete and deny-purge, so a checkpoint once
+published stays there even for someone who can rewrite the database; ``audit
+verify`` compares both copies. (NATS still lets an operator delete the whole stream: the copy is
 protection against a database insider, not against the bus's administrator.)
 
 On start it re-reads the log up to the latest checkpoint and checks that the
@@ -15,8 +15,9 @@ a signed checkpoint: it refuses to sign anything more, and says so loudly,
 rather than vouch for a tampered log.
 
 It runs inside the relay process (``sharehub relay``, which ``sharehub up``
-runs): the process that already holds the store and the bus. Checkpoints it
-kept but could not yet publish are published on the next start or turn.
+runs; :mod:`workers.processes.relay`): the process that already holds the store
+and the bus. Checkpoints it kept but could not yet publish are published on the
+next start or turn.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ from events.signed_checkpoints import CheckpointSigner, SignedCheckpoint
 from events.store import EventStore
 from workers.audit.keys import AuditKeyError, signing_key
 from workers.bus.jetstream import ensure_stream
+from workers.bus.retry import Backoff, retry_until_it_works
+from workers.bus.streams import CHECKPOINTS_STREAM, checkpoints_subject
 from workers.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINTS_STREAM = "SHAREHUB_CHECKPOINTS"
-CHECKPOINTS_SUBJECT = "sharehub.checkpoints"
 # What a store or bus outage looks like: retried. Anything else is a bug and ends the task.
 _PASSING_FAILURES = (EventStoreError, OSError, TimeoutError, nats.errors.Error)
 
@@ -78,12 +79,7 @@ class CheckpointCopies:
     def __init__(self, streams: JetStreamContext, *, stream: str = CHECKPOINTS_STREAM) -> None:
         self._streams = streams
         self.stream = stream
-        # One subject per stream: JetStream streams may not share subjects.
-        self._subject = (
-            CHECKPOINTS_SUBJECT
-            if stream == CHECKPOINTS_STREAM
-            else f"{CHECKPOINTS_SUBJECT}.{stream}"
-        )
+        self._subject = checkpoints_subject(stream)
 
     async def ensure_stream(self) -> None:
         """Create the stream, refusing deletes and purges; tighten an existing one."""
@@ -217,13 +213,14 @@ class Checkpointer:
 
     async def run(self, *, poll_seconds: float = 1.0) -> None:
         """Until cancelled; store and bus failures are retried, a tampered log stops it."""
-        while True:
-            try:
-                await self.start()
-                break
-            except _PASSING_FAILURES as error:
-                logger.warning("checkpointer cannot start (%s); will retry", error)
-                await asyncio.sleep(2.0)
+        await retry_until_it_works(
+            "start the checkpointer",
+            self.start,
+            backoff=Backoff(first=2.0, longest=2.0),
+            logger=logger,
+            retried=_PASSING_FAILURES,
+            later_failure_level=logging.WARNING,
+        )
         pause = min(poll_seconds, self._every_seconds)
         while True:
             try:
@@ -274,17 +271,20 @@ async def run_checkpointer(settings: Settings, store: EventStore) -> None:
         logger.error("no checkpoints will be signed: %s", e)
         return
     client = NatsClient()
-    while not client.is_connected:
-        try:
-            await client.connect(
-                settings.resolved_nats_url(),
-                connect_timeout=2,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=1,
-            )
-        except _PASSING_FAILURES as error:
-            logger.debug("checkpointer: cannot reach NATS yet (%r)", error)
-            await asyncio.sleep(1.0)
+    # Quietly: the relay beside it already says when NATS is away.
+    await retry_until_it_works(
+        "reach NATS",
+        lambda: client.connect(
+            settings.resolved_nats_url(),
+            connect_timeout=2,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+        ),
+        backoff=Backoff(first=1.0, longest=1.0),
+        logger=logger,
+        retried=_PASSING_FAILURES,
+        first_failure_level=logging.DEBUG,
+    )
     checkpointer = Checkpointer(
         store,
         signer,

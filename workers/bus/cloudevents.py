@@ -5,7 +5,7 @@ CloudEvent is the JSON body, ``content-type: application/cloudevents+json``), to
 the subject ``sharehub.events.<type>``, e.g. ``sharehub.events.ShareRequestRaised``,
 so a consumer can take one type (``sharehub.events.DisclosureSent``) or all
 (``sharehub.events.>``), and all of them land in the JetStream stream
-``SHAREHUB_EVENTS``.
+``SHAREHUB_EVENTS`` (names: :mod:`workers.bus.streams`).
 
 The body is the sealed event: personal fields are still AES-GCM ciphertext under
 the subject's key (``sharehub:aes256gcm:v1:…``), exactly as the store holds them
@@ -27,7 +27,6 @@ requires; attributes whose value is absent are left out rather than null.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final
 
 import orjson
@@ -39,18 +38,6 @@ SPEC_VERSION: Final = "1.0"
 SOURCE: Final = "sharehub"
 TYPE_PREFIX: Final = "uk.sharehub."
 CONTENT_TYPE: Final = "application/cloudevents+json"
-EVENTS_STREAM: Final = "SHAREHUB_EVENTS"
-SUBJECT_PREFIX: Final = "sharehub.events."
-EVENTS_SUBJECTS: Final = SUBJECT_PREFIX + ">"
-
-# A NATS subject token may not hold dots, wildcards or whitespace; event types are
-# CamelCase names, so this only guards against a type nobody should have chosen.
-_NOT_IN_A_TOKEN = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def subject_for(event_type: str) -> str:
-    """The NATS subject on which events of ``event_type`` are published."""
-    return SUBJECT_PREFIX + (_NOT_IN_A_TOKEN.sub("_", event_type) or "_")
 
 
 def cloudevent_of(event: RecordedEvent) -> dict[str, Any]:

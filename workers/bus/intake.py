@@ -71,6 +71,20 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from workers.bus.jetstream import ensure_stream
+from workers.bus.retry import Backoff, retry_until_it_works
+from workers.bus.streams import (
+    ACKNOWLEDGEMENTS_SUBJECTS,
+    DEAD_LETTERS_STREAM,
+    DEAD_LETTERS_SUBJECTS,
+    INTAKE_STREAM,
+    REPLIES_STREAM,
+    REPLIES_SUBJECTS,
+    REQUESTS_SUBJECTS,
+    acknowledgements_subject,
+    dead_letter_subject,
+    replies_subject,
+    requests_subject,
+)
 from workers.hub.share_requests import (
     RequestAlreadyRaised,
     RequestRejected,
@@ -94,13 +108,6 @@ from workflows.policy import DataSharingAgreement, PolicyError, load_policy
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-INTAKE_STREAM = "SHAREHUB_INTAKE"
-REQUESTS_SUBJECTS = "sharehub.intake.*.requests"
-ACKNOWLEDGEMENTS_SUBJECTS = "sharehub.intake.*.acknowledgements"
-REPLIES_STREAM = "SHAREHUB_REPLIES"
-REPLIES_SUBJECTS = "sharehub.replies.*"
-DEAD_LETTERS_STREAM = "SHAREHUB_DEAD_LETTERS"
-DEAD_LETTERS_SUBJECTS = "sharehub.dead-letter.>"
 # Like the other streams': an agency's retried publish is recognised for an hour.
 DUPLICATE_WINDOW = timedelta(hours=1)
 # Long enough for operators to look, short enough not to hoard children's details.
@@ -114,31 +121,19 @@ DEAD_LETTER_SEQUENCE = "Sharehub-Intake-Sequence"
 DEAD_LETTER_DELIVERIES = "Sharehub-Deliveries"
 
 
+_AGENCY_ID = "<agency-id>"
 INTAKE_DESCRIPTION = (
-    "Agencies raise share requests on sharehub.intake.<agency-id>.requests and acknowledge "
-    "disclosures on sharehub.intake.<agency-id>.acknowledgements (stream SHAREHUB_INTAKE); "
-    "the agency is the subject's. Every message is answered on sharehub.replies.<agency-id> "
-    "(stream SHAREHUB_REPLIES): accepted, or rejected with the reasons. Set Nats-Msg-Id to "
+    f"Agencies raise share requests on {requests_subject(_AGENCY_ID)} and acknowledge "
+    f"disclosures on {acknowledgements_subject(_AGENCY_ID)} (stream {INTAKE_STREAM}); "
+    f"the agency is the subject's. Every message is answered on {replies_subject(_AGENCY_ID)} "
+    f"(stream {REPLIES_STREAM}): accepted, or rejected with the reasons. Set Nats-Msg-Id to "
     "have a re-published message dropped within the hour; a raise repeated with the same "
     "request_id and content is answered accepted and raises nothing new. A message that keeps "
-    "failing for reasons of ours is rejected and kept on sharehub.dead-letter.intake.<agency-id>."
+    f"failing for reasons of ours is rejected and kept on {dead_letter_subject(_AGENCY_ID)}."
 )
-
-
-def requests_subject(agency: str) -> str:
-    return f"sharehub.intake.{agency}.requests"
-
-
-def acknowledgements_subject(agency: str) -> str:
-    return f"sharehub.intake.{agency}.acknowledgements"
-
-
-def replies_subject(agency: str) -> str:
-    return f"sharehub.replies.{agency}"
-
-
-def dead_letter_subject(agency: str) -> str:
-    return f"sharehub.dead-letter.intake.{agency}"
+# The subscribers' and publishers' subjects, with the agency as a FastStream path
+# parameter: also the channel addresses of the AsyncAPI document.
+_AGENCY_PATH = "{agency}"
 
 
 # --- the messages ----------------------------------------------------------------------
@@ -312,7 +307,7 @@ class BusIntake:
         # count (see _handle), so the server's own limit stays unlimited.
         ack_wait = call_timeout + 2 * publish_timeout + 10
         router.subscriber(
-            "sharehub.intake.{agency}.requests",
+            requests_subject(_AGENCY_PATH),
             stream=stream,
             pull_sub=PullSub(batch_size=10, timeout=1.0),
             durable=REQUESTS_CONSUMER,  # intakes in other processes share the work
@@ -322,7 +317,7 @@ class BusIntake:
             title="intake-requests",
         )(self.raise_request)
         router.subscriber(
-            "sharehub.intake.{agency}.acknowledgements",
+            acknowledgements_subject(_AGENCY_PATH),
             stream=stream,
             pull_sub=PullSub(batch_size=10, timeout=1.0),
             durable=ACKNOWLEDGEMENTS_CONSUMER,
@@ -332,14 +327,14 @@ class BusIntake:
             title="intake-acknowledgements",
         )(self.acknowledge_disclosure)
         self._replies = router.publisher(
-            "sharehub.replies.{agency}",
+            replies_subject(_AGENCY_PATH),
             schema=IntakeReply,
             title="intake-replies",
             description="The answer to every intake message of the agency: accepted, or "
             "rejected with the reasons.",
         )
         self._dead_letters = router.publisher(
-            "sharehub.dead-letter.intake.{agency}",
+            dead_letter_subject(_AGENCY_PATH),
             schema=bytes,
             title="intake-dead-letters",
             description="For the hub's operators: an intake message that kept failing "
@@ -785,14 +780,15 @@ async def serve_intake(settings: Settings, broker: NatsBroker) -> None:
 
 
 async def _until_it_works(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
-    delay = 0.5
-    while True:
-        try:
-            return await attempt()
-        except Exception as error:  # e.g. Temporal not up yet (the core raises RuntimeError)
-            logger.warning("bus intake cannot %s (%s); retrying", what, error)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+    # Every failure is worth a warning: without Temporal, agencies go unanswered.
+    # (Temporal not up yet looks like a RuntimeError from its core.)
+    return await retry_until_it_works(
+        what,
+        attempt,
+        backoff=Backoff(first=0.5, longest=10.0),
+        logger=logger,
+        later_failure_level=logging.WARNING,
+    )
 
 
 def intake_asyncapi(*, server_url: str = "nats://localhost:4222") -> dict[str, Any]:

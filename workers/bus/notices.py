@@ -15,9 +15,8 @@ from datetime import timedelta
 from faststream.nats import NatsBroker
 
 from workers.bus.jetstream import ensure_stream
+from workers.bus.streams import AGENCIES_STREAM, AGENCIES_SUBJECTS
 
-AGENCIES_STREAM = "SHAREHUB_AGENCIES"
-AGENCIES_SUBJECTS = "sharehub.agency.>"
 DUPLICATE_WINDOW = timedelta(hours=1)
 
 

@@ -2,8 +2,8 @@
 
 The event store is the authority; the bus is a copy that agencies and other
 services consume (format: :mod:`workers.bus.cloudevents`). The relay tails the store
-from its checkpoint and publishes each event to the stream ``SHAREHUB_EVENTS``,
-keeping these promises:
+from its checkpoint and publishes each event to the stream ``SHAREHUB_EVENTS``
+(:mod:`workers.bus.streams`), keeping these promises:
 
 - **Nothing lost.** The checkpoint (in PostgreSQL, ``checkpoints.name =
   'bus-relay'``) only ever covers events JetStream has acknowledged (a PubAck).
@@ -43,15 +43,11 @@ from events.envelope import RecordedEvent
 from events.errors import EventStoreError
 from events.store import EventStore
 from workers.audit.checkpointer import run_checkpointer
-from workers.bus.cloudevents import (
-    CONTENT_TYPE,
-    EVENTS_STREAM,
-    EVENTS_SUBJECTS,
-    cloudevent_bytes,
-    subject_for,
-)
+from workers.bus.cloudevents import CONTENT_TYPE, cloudevent_bytes
 from workers.bus.intake import serve_intake
 from workers.bus.jetstream import ensure_stream
+from workers.bus.retry import Backoff, retry_until_it_works
+from workers.bus.streams import EVENTS_STREAM, EVENTS_SUBJECTS, event_subject
 from workers.resources import open_event_store
 from workers.settings import Settings
 
@@ -64,25 +60,6 @@ CHECKPOINT_NAME = "bus-relay"
 DUPLICATE_WINDOW = timedelta(hours=1)
 
 T = TypeVar("T")
-
-
-class _Backoff:
-    """Exponential delays between retries, from ``first`` up to ``longest``."""
-
-    def __init__(self, *, first: float, longest: float) -> None:
-        self._first = first
-        self._longest = longest
-        self._next = first
-        self.failures = 0
-
-    async def wait(self) -> None:
-        self.failures += 1
-        await asyncio.sleep(self._next)
-        self._next = min(self._next * 2, self._longest)
-
-    def reset(self) -> None:
-        self._next = self._first
-        self.failures = 0
 
 
 class EventRelay:
@@ -120,8 +97,7 @@ class EventRelay:
         self._checkpoint_name = checkpoint_name
         self._checkpoint_interval = checkpoint_interval
         self._publish_timeout = publish_timeout
-        self._first_retry_delay = first_retry_delay
-        self._max_retry_delay = max_retry_delay
+        self._backoff = Backoff(first=first_retry_delay, longest=max_retry_delay)
         self._acknowledged = 0  # the last position JetStream acknowledged
         self._saved = 0  # the last position saved as the checkpoint
         self.published = 0
@@ -158,22 +134,22 @@ class EventRelay:
         )
 
     async def _relay_forever(self) -> None:
-        backoff = _Backoff(first=self._first_retry_delay, longest=self._max_retry_delay)
+        delays = self._backoff.delays()
         while True:
             try:
                 async for event in self._store.subscribe(
                     from_position=self._acknowledged + 1, sealed=True
                 ):
                     await self._publish_until_acknowledged(event)
-                    backoff.reset()
+                    delays = self._backoff.delays()  # it works again: wait little next time
             except EventStoreError as error:
                 # Resubscribe from what JetStream has acknowledged: nothing skipped.
                 logger.warning("event store failed (%s); retrying", error)
-                await backoff.wait()
+                await asyncio.sleep(next(delays))
 
     async def _publish_until_acknowledged(self, event: RecordedEvent) -> None:
         body = cloudevent_bytes(event)
-        subject = subject_for(event.type)
+        subject = event_subject(event.type)
         event_id = str(event.event_id)
 
         async def publish() -> PubAck:
@@ -189,7 +165,7 @@ class EventRelay:
         acknowledgement = await self._until_it_works(
             f"publish the event at position {event.global_position}",
             publish,
-            on_failure=self._recreate_a_missing_stream,
+            before_retry=self._recreate_a_missing_stream,
         )
         self._acknowledged = event.global_position
         if acknowledgement.duplicate:
@@ -209,25 +185,15 @@ class EventRelay:
         what: str,
         attempt: Callable[[], Awaitable[T]],
         *,
-        on_failure: Callable[[Exception], Awaitable[None]] | None = None,
+        before_retry: Callable[[Exception], Awaitable[None]] | None = None,
     ) -> T:
         """``attempt()``'s result, retried with backoff for as long as it takes.
 
-        Anything but cancellation is retried: the relay must never skip an event,
-        and a process that gave up would only be restarted to fail the same way.
+        Anything but cancellation is retried: the relay must never skip an event.
         """
-        backoff = _Backoff(first=self._first_retry_delay, longest=self._max_retry_delay)
-        while True:
-            try:
-                return await attempt()
-            except Exception as error:
-                if backoff.failures == 0:
-                    logger.warning("cannot %s (%r); retrying with backoff", what, error)
-                else:
-                    logger.debug("still cannot %s (%r)", what, error)
-                await backoff.wait()
-                if on_failure is not None:
-                    await on_failure(error)
+        return await retry_until_it_works(
+            what, attempt, backoff=self._backoff, logger=logger, before_retry=before_retry
+        )
 
     async def _save_checkpoints_periodically(self) -> None:
         while True:

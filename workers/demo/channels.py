@@ -36,11 +36,17 @@ from workers.bus.intake import (
     IntakeOutcome,
     IntakeRaise,
     IntakeReply,
+)
+from workers.bus.jetstream import ensure_stream
+from workers.bus.notices import DUPLICATE_WINDOW
+from workers.bus.streams import (
+    AGENCIES_STREAM,
+    AGENCIES_SUBJECTS,
+    REPLIES_STREAM,
+    REPLIES_SUBJECTS,
     acknowledgements_subject,
     requests_subject,
 )
-from workers.bus.jetstream import ensure_stream
-from workers.bus.notices import AGENCIES_STREAM, AGENCIES_SUBJECTS, DUPLICATE_WINDOW
 from workers.hub.clients import ApiClients
 from workers.hub.share_requests import (
     ActionRejected,
@@ -67,8 +73,6 @@ from workflows.models import (
 )
 from workflows.policy import DataSharingAgreement
 
-REPLIES_STREAM = "SHAREHUB_REPLIES"
-REPLIES_SUBJECTS = "sharehub.replies.>"
 _POLL_SECONDS = 0.05
 
 

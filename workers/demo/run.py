@@ -27,7 +27,7 @@ from rich.table import Table
 
 from events.envelope import Actor
 from events.share_requests import DisclosureSent, share_request_events, stream_id_for
-from workers.bus.notices import AGENCIES_STREAM, AGENCIES_SUBJECTS
+from workers.bus.streams import AGENCIES_STREAM, AGENCIES_SUBJECTS
 from workers.demo.cases import DemoCase, DemoPath, demo_cases
 from workers.demo.channels import DEMO_STAFF, AgencyInbox, ApiChannel, Channel
 from workers.hub.share_requests import HubAction, ShareRequestServiceError

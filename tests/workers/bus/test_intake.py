@@ -40,9 +40,6 @@ from workers.bus.intake import (
     DEAD_LETTER_REASON,
     DEAD_LETTER_SEQUENCE,
     DEAD_LETTER_SUBJECT,
-    DEAD_LETTERS_STREAM,
-    INTAKE_STREAM,
-    REPLIES_STREAM,
     REQUESTS_CONSUMER,
     BusIntake,
     IntakeAcknowledgement,
@@ -51,13 +48,18 @@ from workers.bus.intake import (
     IntakeReply,
     IntakeService,
     TemporalRaisedRequests,
+    intake_asyncapi,
+)
+from workers.bus.streams import (
+    AGENCIES_STREAM,
+    DEAD_LETTERS_STREAM,
+    INTAKE_STREAM,
+    REPLIES_STREAM,
     acknowledgements_subject,
     dead_letter_subject,
-    intake_asyncapi,
     replies_subject,
     requests_subject,
 )
-from workers.bus.notices import AGENCIES_STREAM
 from workers.hub.share_requests import ShareRequestService, ShareRequestSubmission
 from workers.settings import Settings
 from workflows.activities import AgencyNotice

@@ -10,7 +10,8 @@ import pytest
 from faststream.nats import NatsBroker
 from nats.js.errors import NotFoundError
 
-from workers.bus.notices import AGENCIES_STREAM, NatsAgencyPublisher
+from workers.bus.notices import NatsAgencyPublisher
+from workers.bus.streams import AGENCIES_STREAM
 from workflows.activities import AgencyNotice
 
 

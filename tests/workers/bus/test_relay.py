@@ -26,8 +26,9 @@ from events.envelope import NewEvent, RecordedEvent
 from events.postgres import PostgresEventStore, migrate
 from tests.events.conftest import MASTER_KEY
 from tests.events.sample_events import OFFICER, ChildIdentified, concern
-from workers.bus.cloudevents import CONTENT_TYPE, EVENTS_STREAM, EVENTS_SUBJECTS
+from workers.bus.cloudevents import CONTENT_TYPE
 from workers.bus.relay import CHECKPOINT_NAME, DUPLICATE_WINDOW, EventRelay, nats_broker
+from workers.bus.streams import EVENTS_STREAM, EVENTS_SUBJECTS
 from workers.stack.embedded import EmbeddedNats, free_port
 
 REPO = Path(__file__).resolve().parents[2]
