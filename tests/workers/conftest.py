@@ -24,7 +24,7 @@ from temporalio.worker import Worker
 from events.postgres import PostgresEventStore
 from tests.events.conftest import MASTER_KEY, database_url, template_database  # noqa: F401
 from workers.api.app import build_app, opened_context
-from workers.bus.intake import serve_intake
+from workers.bus.intake.serving import serve_intake
 from workers.bus.notices import NatsAgencyPublisher
 from workers.bus.streams import AGENCIES_STREAM, AGENCIES_SUBJECTS
 from workers.hub.share_requests import ShareRequestService

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from workers.api.context import Context
 from workers.api.schemas import Health
-from workers.bus.intake import intake_asyncapi
+from workers.bus.intake.asyncapi import intake_asyncapi
 from workers.stack.probes import probe_nats, probe_postgres, probe_temporal
 
 router = APIRouter(tags=["operations"])

@@ -21,8 +21,8 @@ from its checkpoint and publishes each event to the stream ``SHAREHUB_EVENTS``
   store's own AES-GCM ciphertext; headers carry only the event id and the
   content type.
 
-Run it with ``sharehub relay`` (``sharehub up`` does); SIGINT or SIGTERM stops it
-after saving the checkpoint.
+``sharehub relay`` (:mod:`workers.processes.relay`, which ``sharehub up`` runs)
+runs it; SIGINT or SIGTERM stops it after saving the checkpoint.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -42,14 +41,10 @@ from nats.js.errors import NoStreamResponseError, NotFoundError
 from events.envelope import RecordedEvent
 from events.errors import EventStoreError
 from events.store import EventStore
-from workers.audit.checkpointer import run_checkpointer
 from workers.bus.cloudevents import CONTENT_TYPE, cloudevent_bytes
-from workers.bus.intake import serve_intake
 from workers.bus.jetstream import ensure_stream
 from workers.bus.retry import Backoff, retry_until_it_works
 from workers.bus.streams import EVENTS_STREAM, EVENTS_SUBJECTS, event_subject
-from workers.resources import open_event_store
-from workers.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -240,59 +235,3 @@ def nats_broker(nats_url: str) -> NatsBroker:
         log_level=logging.DEBUG,  # FastStream's own service messages
     )
     return broker
-
-
-def run_relay(settings: Settings) -> int:
-    """``sharehub relay``: relay until SIGINT or SIGTERM; 0 after a clean stop."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return asyncio.run(_relay_until_stopped(settings))
-
-
-async def _relay_until_stopped(settings: Settings) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    broker = nats_broker(settings.resolved_nats_url())
-    intake_broker = nats_broker(settings.resolved_nats_url())
-    async with await open_event_store(settings, max_connections=4) as store:
-        relay = EventRelay(store, broker)
-        relaying = asyncio.create_task(relay.run(), name="bus-relay")
-        # Bus intake runs beside the relay, on a connection of its own. It needs
-        # Temporal, which the relay does not: the relay never waits for it.
-        intake = asyncio.create_task(serve_intake(settings, intake_broker), name="bus-intake")
-        checkpointing = asyncio.create_task(run_checkpointer(settings, store), name="checkpointer")
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({relaying, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (relaying, intake, checkpointing, stopping):
-            task.cancel()
-        status = 0
-        try:
-            await relaying
-        except asyncio.CancelledError:
-            pass
-        except Exception:  # a bug: every expected failure is retried inside run()
-            logger.exception("the relay failed")
-            status = 1
-        try:
-            await intake
-        except asyncio.CancelledError:
-            pass
-        except Exception:  # a bug: the intake, too, retries what is expected to fail
-            logger.exception("bus intake failed")
-            status = 1
-        try:
-            await checkpointing
-        except asyncio.CancelledError:
-            pass
-        except Exception:  # a bug, likewise
-            logger.exception("the checkpointer failed")
-            status = 1
-        for each in (broker, intake_broker):
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(2.0):
-                    await each.stop()
-    logger.info(
-        "relay stopped: %d published, %d already on the bus", relay.published, relay.duplicates
-    )
-    return status

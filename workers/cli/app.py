@@ -76,7 +76,7 @@ def api() -> None:
 @app.command()
 def relay() -> None:
     """Publish every stored event to NATS JetStream as a CloudEvent, from its checkpoint."""
-    from workers.bus.relay import run_relay
+    from workers.processes.relay import run_relay
 
     raise typer.Exit(run_process(lambda: run_relay(Settings())))
 

@@ -31,7 +31,7 @@ from nats.js.api import DeliverPolicy
 
 from events.envelope import Actor
 from events.postgres import PostgresEventStore
-from workers.bus.intake import (
+from workers.bus.intake.messages import (
     IntakeAcknowledgement,
     IntakeOutcome,
     IntakeRaise,

@@ -9,10 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +27,6 @@ from workers.bus.relay import CHECKPOINT_NAME, DUPLICATE_WINDOW, EventRelay, nat
 from workers.bus.streams import EVENTS_STREAM, EVENTS_SUBJECTS
 from workers.stack.embedded import EmbeddedNats, free_port
 
-REPO = Path(__file__).resolve().parents[2]
 CHILD = ChildIdentified(
     name="Amara Okafor", date_of_birth="2016-03-02", nhs_number="9434765919", area="Mitcham"
 )
@@ -301,41 +296,3 @@ async def test_a_relay_started_before_nats_waits_for_it(
         await checkpoint_reaches(store, 2)
 
     assert [body(m)["globalposition"] for m in await messages_on_bus(own_nats.url)] == [1, 2]
-
-
-# --- the process ----------------------------------------------------------------------
-
-
-async def test_sharehub_relay_stops_cleanly_on_sigterm(
-    store: PostgresEventStore, empty_database: str, bus: str, tmp_path: Path
-) -> None:
-    await append_concerns(store, "request-1", 3)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHAREHUB_")}
-    env |= {
-        "SHAREHUB_HOME": str(tmp_path / "home"),
-        "SHAREHUB_DATABASE_URL": empty_database,
-        "SHAREHUB_NATS_URL": bus,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "workers.cli",
-        "relay",
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        await checkpoint_reaches(store, 3)
-        process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(10):
-            output, _ = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-    assert process.returncode == 0, output.decode()
-    assert "relay stopped: 3 published" in output.decode()
-    assert len(await messages_on_bus(bus)) == 3

@@ -9,16 +9,10 @@ dead-letter streams and a database of its own.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import nats
@@ -33,23 +27,23 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from events.postgres import PostgresEventStore
 from events.share_requests import stream_id_for
-from tests.events.conftest import MASTER_KEY
 from tests.workflows.scenario import MANAGER, OFFICER, POLICE_ASKED, raise_request
-from workers.bus.intake import (
+from workers.bus.intake.consumer import (
     DEAD_LETTER_DELIVERIES,
     DEAD_LETTER_REASON,
     DEAD_LETTER_SEQUENCE,
     DEAD_LETTER_SUBJECT,
     REQUESTS_CONSUMER,
     BusIntake,
+    IntakeService,
+)
+from workers.bus.intake.messages import (
     IntakeAcknowledgement,
     IntakeOutcome,
     IntakeRaise,
     IntakeReply,
-    IntakeService,
-    TemporalRaisedRequests,
-    intake_asyncapi,
 )
+from workers.bus.intake.serving import TemporalRaisedRequests
 from workers.bus.streams import (
     AGENCIES_STREAM,
     DEAD_LETTERS_STREAM,
@@ -61,7 +55,6 @@ from workers.bus.streams import (
     requests_subject,
 )
 from workers.hub.share_requests import ShareRequestService, ShareRequestSubmission
-from workers.settings import Settings
 from workflows.activities import AgencyNotice
 from workflows.models import (
     AcknowledgeDisclosure,
@@ -82,7 +75,6 @@ from workflows.policy import (
     RagRating,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 SCHOOL = "st-aldhelms-primary"
 POLICE = "met-police"
 GP = "riverside-medical-practice"
@@ -472,107 +464,3 @@ async def test_a_message_that_keeps_failing_is_redelivered_then_dead_lettered_an
     # Answered and acknowledged: nothing pending, and the intake stream let it go.
     assert (consumer.num_pending, consumer.num_ack_pending, consumer.num_redelivered) == (0, 0, 0)
     assert intake_state.messages == 0
-
-
-# --- the document ---------------------------------------------------------------------
-
-
-def test_the_asyncapi_document_lists_the_intake_subjects_and_message_schemas() -> None:
-    document = intake_asyncapi(server_url="nats://bus.sharehub.example:4222")
-
-    assert document["asyncapi"].startswith("3.")
-    addresses = {channel["address"] for channel in document["channels"].values()}
-    assert addresses == {
-        "sharehub.intake.{agency}.requests",
-        "sharehub.intake.{agency}.acknowledgements",
-        "sharehub.replies.{agency}",
-        "sharehub.dead-letter.intake.{agency}",
-    }
-    actions = {
-        document["channels"][op["channel"]["$ref"].split("/")[-1]]["address"]: op["action"]
-        for op in document["operations"].values()
-    }
-    assert actions["sharehub.intake.{agency}.requests"] == "receive"
-    assert actions["sharehub.replies.{agency}"] == "send"
-    schemas = document["components"]["schemas"]
-    assert {"IntakeRaise", "IntakeAcknowledgement", "IntakeReply", "ShareRequestSubmission"} <= set(
-        schemas
-    )
-    payloads = {
-        channel["address"]: document["components"]["messages"][
-            next(iter(channel["messages"].values()))["$ref"].split("/")[-1]
-        ]["payload"]["$ref"].split("/")[-1]
-        for channel in document["channels"].values()
-    }
-    assert payloads["sharehub.intake.{agency}.requests"] == "IntakeRaise"
-    assert payloads["sharehub.intake.{agency}.acknowledgements"] == "IntakeAcknowledgement"
-    assert payloads["sharehub.replies.{agency}"] == "IntakeReply"
-    assert set(schemas["IntakeRaise"]["required"]) == {"request_id", "submission"}
-    assert set(schemas["IntakeAcknowledgement"]["required"]) == {
-        "request_id",
-        "disclosure_id",
-        "acknowledged_by",
-    }
-    assert {"outcome", "reasons", "request_id"} <= set(schemas["IntakeReply"]["properties"])
-    assert document["servers"]["development"]["host"] == "bus.sharehub.example:4222"
-    json.dumps(document)  # servable as it is
-
-
-# --- the process ----------------------------------------------------------------------
-
-
-async def test_sharehub_relay_runs_the_intake_and_stops_cleanly_on_sigterm(
-    settings: Settings,
-    bus: str,
-    agencies: JetStreamContext,
-    store: PostgresEventStore,
-    worker: None,
-    tmp_path: Path,
-) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHAREHUB_")}
-    env |= {
-        "SHAREHUB_HOME": str(tmp_path / "relay-home"),
-        "SHAREHUB_DATABASE_URL": settings.resolved_database_url(),
-        "SHAREHUB_NATS_URL": bus,
-        "SHAREHUB_TEMPORAL_ADDRESS": settings.resolved_temporal_address(),
-        "SHAREHUB_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "SHAREHUB_MASTER_KEY": base64.b64encode(MASTER_KEY).decode(),
-        "SHAREHUB_POLICY_FILE": str(settings.policy_file),
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "workers.cli",
-        "relay",
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    message = raise_message()
-    try:
-        # Published before the intake may be up: the stream keeps it until it is.
-        async with asyncio.timeout(WAIT):
-            while True:
-                try:
-                    await send(agencies, requests_subject(SCHOOL), message, message_id="school-1")
-                    break
-                except NoStreamResponseError:
-                    await asyncio.sleep(0.1)
-        [reply] = await replies(agencies, SCHOOL, 1)
-        assert await recorded(store, message.request_id, until="ShareRequestRaised")
-        process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(15):
-            output, _ = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-    assert process.returncode == 0, output.decode()
-    assert (reply.outcome, reply.detail) == ("accepted", "raised")
-    log = output.decode()
-    assert "bus intake listening" in log
-    assert "relay stopped" in log
-    for secret in ("Amara", "Okafor", "943 476 5919", "9434765919"):
-        assert secret not in log

@@ -1,60 +1,22 @@
-"""Bus intake: agencies raise share requests and acknowledge disclosures on JetStream.
+"""Bus intake's JetStream consumers: each message handled, answered, retried or dead-lettered.
 
-Each agency publishes on subjects of its own, in the stream ``SHAREHUB_INTAKE``:
-
-- ``sharehub.intake.<agency-id>.requests``: an :class:`IntakeRaise` raises a request;
-- ``sharehub.intake.<agency-id>.acknowledgements``: an :class:`IntakeAcknowledgement`
-  acknowledges a disclosure sent to the agency;
-
-and is answered, for every message, with an :class:`IntakeReply` on
-``sharehub.replies.<agency-id>`` (stream ``SHAREHUB_REPLIES``). The agency is the
-subject's: the body never names it. In production, NATS account permissions let
-each agency publish only to its own intake subjects and read only its own
-subjects; sharehub trusts the subject because the server enforces that.
-
-The promises:
-
-- **Every message is answered, nothing is silently dropped.** A message that is not
-  JSON, does not fit its model, comes from an agency the agreement does not know
-  or that is not a signatory, or that the service refuses (``RequestRejected``,
-  ``ActionRejected``, an unknown or finished request) is answered ``rejected``
-  with the specific reasons and acknowledged: retrying would not help, and nothing
-  is recorded. Only the two intake subjects per agency are in the stream, so a
-  publish to any other ``sharehub.intake`` subject fails at the publisher instead
-  of lying unread.
-- **Transient failures are retried, then dead-lettered.** When the service cannot
-  be reached (Temporal or the store down, a call timing out) the message is
-  nak'ed with a growing delay and redelivered. The delivery that reaches
-  ``max_deliver`` and still fails is copied, with headers saying why, to
-  ``sharehub.dead-letter.intake.<agency-id>`` (stream ``SHAREHUB_DEAD_LETTERS``),
-  answered ``rejected`` and acknowledged.
-- **A duplicate never starts a second request.** ``Nats-Msg-Id``, when the agency
-  sets it, lets JetStream drop a re-published message within the duplicate
-  window. Beyond that, the request id is the workflow id: a second raise with the
-  same id and the same content is answered ``accepted`` (already raised) and
-  records nothing; with different content it is rejected. A repeated
-  acknowledgement is answered ``accepted`` (already acknowledged).
-- **No personal data in logs or replies.** Logs and replies carry request,
-  disclosure and agency ids and reasons only; field errors name the field, never
-  its value. The intake stream keeps a message only until it is answered (work-
-  queue retention); dead letters keep the original body for the hub's operators
-  and expire after ``DEAD_LETTER_MAX_AGE``.
-
-Errors: the intake raises nothing of its own. A service error
-(:class:`~workers.hub.share_requests.ShareRequestServiceError`) is a rejection; any
-other exception from the service is transient.
+:class:`BusIntake` subscribes to the intake subjects of every agency, checks the
+sender against the agreement, calls the share-request service, and answers each
+message on the agency's replies subject; a message that keeps failing for
+reasons of ours is copied to the dead letters. The promises it keeps are the
+package's (:mod:`workers.bus.intake`); the messages are
+:mod:`workers.bus.intake.messages`'.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated, Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from faststream import Path
@@ -62,16 +24,20 @@ from faststream._internal.basic_types import AsyncFuncAny
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy, BaseMiddleware
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
-from faststream.specification import AsyncAPI
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
-from temporalio.client import Client
+from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError
 
+from workers.bus.intake.messages import (
+    IntakeAcknowledgement,
+    IntakeKind,
+    IntakeOutcome,
+    IntakeRaise,
+    IntakeReply,
+)
 from workers.bus.jetstream import ensure_stream
-from workers.bus.retry import Backoff, retry_until_it_works
 from workers.bus.streams import (
     ACKNOWLEDGEMENTS_SUBJECTS,
     DEAD_LETTERS_STREAM,
@@ -88,12 +54,8 @@ from workers.bus.streams import (
 from workers.hub.share_requests import (
     RequestAlreadyRaised,
     RequestRejected,
-    ShareRequestService,
     ShareRequestServiceError,
-    ShareRequestSubmission,
 )
-from workers.settings import Settings, StackNotFound
-from workers.temporal.client import temporal_client
 from workflows.models import (
     AcknowledgeDisclosure,
     ActionResult,
@@ -101,12 +63,11 @@ from workflows.models import (
     Participant,
     RaiseShareRequest,
     Role,
-    StartShareRequest,
 )
-from workflows.policy import DataSharingAgreement, PolicyError, load_policy
+from workflows.policy import DataSharingAgreement
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
+
 
 # Like the other streams': an agency's retried publish is recognised for an hour.
 DUPLICATE_WINDOW = timedelta(hours=1)
@@ -119,79 +80,9 @@ DEAD_LETTER_REASON = "Sharehub-Dead-Letter-Reason"
 DEAD_LETTER_SUBJECT = "Sharehub-Intake-Subject"
 DEAD_LETTER_SEQUENCE = "Sharehub-Intake-Sequence"
 DEAD_LETTER_DELIVERIES = "Sharehub-Deliveries"
-
-
-_AGENCY_ID = "<agency-id>"
-INTAKE_DESCRIPTION = (
-    f"Agencies raise share requests on {requests_subject(_AGENCY_ID)} and acknowledge "
-    f"disclosures on {acknowledgements_subject(_AGENCY_ID)} (stream {INTAKE_STREAM}); "
-    f"the agency is the subject's. Every message is answered on {replies_subject(_AGENCY_ID)} "
-    f"(stream {REPLIES_STREAM}): accepted, or rejected with the reasons. Set Nats-Msg-Id to "
-    "have a re-published message dropped within the hour; a raise repeated with the same "
-    "request_id and content is answered accepted and raises nothing new. A message that keeps "
-    f"failing for reasons of ours is rejected and kept on {dead_letter_subject(_AGENCY_ID)}."
-)
 # The subscribers' and publishers' subjects, with the agency as a FastStream path
 # parameter: also the channel addresses of the AsyncAPI document.
 _AGENCY_PATH = "{agency}"
-
-
-# --- the messages ----------------------------------------------------------------------
-
-
-class IntakeRaise(BaseModel):
-    """Raise a share request. The referring agency is the subject's.
-
-    ``request_id`` is chosen by the agency (a UUID, e.g. v4) and is the request's id
-    from then on; sending the same message again is answered ``accepted`` and
-    raises nothing new.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    request_id: UUID
-    submission: ShareRequestSubmission
-
-
-class IntakeAcknowledgement(BaseModel):
-    """Acknowledge a disclosure sent to the agency (its notice's ``notice_id``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    request_id: UUID
-    disclosure_id: UUID
-    acknowledged_by: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ]
-
-
-class IntakeKind(enum.StrEnum):
-    REQUEST = "request"
-    ACKNOWLEDGEMENT = "acknowledgement"
-
-
-class IntakeOutcome(enum.StrEnum):
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-
-
-class IntakeReply(BaseModel):
-    """The answer to one intake message, on the sending agency's replies subject."""
-
-    model_config = ConfigDict(frozen=True)
-
-    answers: IntakeKind
-    outcome: IntakeOutcome
-    request_id: UUID | None = None
-    disclosure_id: UUID | None = None
-    detail: str
-    reasons: list[str] = []
-    intake_subject: str
-    # The message's sequence in SHAREHUB_INTAKE: names even an unreadable message.
-    intake_sequence: int
-    # The Nats-Msg-Id the agency gave the message, if it gave one.
-    message_id: str | None = None
-
 
 _MODELS: dict[IntakeKind, type[BaseModel]] = {
     IntakeKind.REQUEST: IntakeRaise,
@@ -217,30 +108,12 @@ class IntakeService(Protocol):
 
 
 class RaisedRequests(Protocol):
+    """What a request id was first raised with, to tell a duplicate from a clash
+    (:class:`~workers.bus.intake.serving.TemporalRaisedRequests` reads Temporal)."""
+
     async def first_raised(self, request_id: UUID) -> RaiseShareRequest:
         """What the request with this id was raised with."""
         ...
-
-
-class TemporalRaisedRequests:
-    """Reads a request as raised from its workflow's start input.
-
-    Only asked after Temporal refused a second start with the id, so the
-    workflow's history is there; it is decoded with the client's (decrypting)
-    data converter.
-    """
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    async def first_raised(self, request_id: UUID) -> RaiseShareRequest:
-        handle = self._client.get_workflow_handle(str(request_id))
-        async for event in handle.fetch_history_events(page_size=1):
-            payloads = event.workflow_execution_started_event_attributes.input.payloads
-            [start] = await self._client.data_converter.decode(list(payloads), [StartShareRequest])
-            assert isinstance(start, StartShareRequest)
-            return start.request
-        raise LookupError(f"share request {request_id} has no history")
 
 
 # --- the intake ------------------------------------------------------------------------
@@ -489,13 +362,16 @@ class BusIntake:
             await self._reply(agency, reply)
             await message.ack()
         except Exception as error:
-            # Publishing the answer failed (NATS going away): it is redelivered and
-            # answered then; the work itself is idempotent.
-            logger.warning(
-                "cannot answer %s from %s (%r); it will be redelivered", kind, agency, error
-            )
-            with contextlib.suppress(Exception):
-                await message.nack(delay=self._first_delay)
+            await self._answer_on_redelivery(message, agency, kind, error)
+
+    async def _answer_on_redelivery(
+        self, message: NatsMessage, agency: str, kind: IntakeKind, error: Exception
+    ) -> None:
+        """Publishing the answer failed (NATS going away): it is redelivered and
+        answered then; the work itself is idempotent."""
+        logger.warning("cannot answer %s from %s (%r); it will be redelivered", kind, agency, error)
+        with contextlib.suppress(Exception):
+            await message.nack(delay=self._first_delay)
 
     def _check_sender(self, agency: str) -> None:
         policy = self._service.policy
@@ -655,11 +531,7 @@ class BusIntake:
             await self._reply(agency, reply)
             await message.ack()
         except Exception as error:
-            logger.warning(
-                "cannot answer %s from %s (%r); it will be redelivered", kind, agency, error
-            )
-            with contextlib.suppress(Exception):
-                await message.nack(delay=self._first_delay)
+            await self._answer_on_redelivery(message, agency, kind, error)
         return True
 
     def _answer_unreadable_bodies(self, msg: Any, /, *, context: Any) -> BaseMiddleware[Any, Any]:
@@ -744,91 +616,3 @@ def _transient_reason(error: Exception) -> str:
 
 def _header_value(text: str) -> str:
     return " ".join(text.split())[:500]
-
-
-# --- the process and the document ------------------------------------------------------
-
-
-async def serve_intake(settings: Settings, broker: NatsBroker) -> None:
-    """Run bus intake until cancelled: ``sharehub relay`` runs this beside the relay.
-
-    Waits for Temporal as the relay waits for NATS. Without a Temporal address
-    or a readable agreement the intake cannot work: it says so and returns,
-    leaving the relay to run on.
-    """
-    try:
-        policy = load_policy(settings.policy_file)
-        settings.resolved_temporal_address()
-    except (StackNotFound, PolicyError) as error:
-        logger.error("bus intake not started: %s", error)
-        return
-    async with contextlib.AsyncExitStack() as resources:
-        client = await _until_it_works(
-            "connect to Temporal",
-            lambda: resources.enter_async_context(temporal_client(settings)),
-        )
-        service = ShareRequestService(client, policy, task_queue=settings.temporal_task_queue)
-        intake = BusIntake(service, TemporalRaisedRequests(client), broker=broker)
-        try:
-            # Safe to repeat: the broker starts consuming only once the streams exist.
-            await _until_it_works("start bus intake", intake.start)
-            await asyncio.Event().wait()  # until cancelled
-        finally:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(2.0):
-                    await intake.stop()
-
-
-async def _until_it_works(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
-    # Every failure is worth a warning: without Temporal, agencies go unanswered.
-    # (Temporal not up yet looks like a RuntimeError from its core.)
-    return await retry_until_it_works(
-        what,
-        attempt,
-        backoff=Backoff(first=0.5, longest=10.0),
-        logger=logger,
-        later_failure_level=logging.WARNING,
-    )
-
-
-def intake_asyncapi(*, server_url: str = "nats://localhost:4222") -> dict[str, Any]:
-    """The AsyncAPI 3.0 document of bus intake, as FastStream generates it.
-
-    Lists the requests and acknowledgements subjects with the schemas of
-    :class:`IntakeRaise` and :class:`IntakeAcknowledgement`, the replies subject
-    with :class:`IntakeReply`, and the dead-letter subject. The API serves it at
-    ``/asyncapi``.
-
-    Args:
-        server_url: the NATS address agencies connect to, shown as the server.
-    """
-    broker = NatsBroker(server_url)  # described, never connected
-    BusIntake(_Undescribed(), _Undescribed(), broker=broker)
-    document = AsyncAPI(
-        broker,
-        title="sharehub bus intake",
-        version="1.0.0",
-        description=INTAKE_DESCRIPTION,
-    ).to_specification()
-    jsonable: dict[str, Any] = document.to_jsonable()
-    return jsonable
-
-
-class _Undescribed:
-    """Stands in for the service in :func:`intake_asyncapi`, which only describes."""
-
-    @property
-    def policy(self) -> DataSharingAgreement:
-        raise NotImplementedError
-
-    async def raise_request(self, request: RaiseShareRequest) -> ActionResult:
-        raise NotImplementedError
-
-    async def act(self, request_id: UUID, action: AcknowledgeDisclosure) -> ActionResult:
-        raise NotImplementedError
-
-    async def disclosures(self, request_id: UUID) -> list[Disclosure]:
-        raise NotImplementedError
-
-    async def first_raised(self, request_id: UUID) -> RaiseShareRequest:
-        raise NotImplementedError
