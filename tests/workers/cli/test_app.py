@@ -14,7 +14,7 @@ from events.postgres import PostgresEventStore
 from tests.events.conftest import MASTER_KEY
 from tests.events.sample_events import OFFICER, concern
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def sharehub(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
