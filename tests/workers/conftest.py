@@ -23,11 +23,12 @@ from temporalio.worker import Worker
 
 from events.postgres import PostgresEventStore
 from tests.events.conftest import MASTER_KEY, database_url, template_database  # noqa: F401
-from workers.api.app import build_app, opened_context
 from workers.bus.intake.serving import serve_intake
 from workers.bus.notices import NatsAgencyPublisher
 from workers.bus.streams import AGENCIES_STREAM, AGENCIES_SUBJECTS
+from workers.hub.context import opened_context
 from workers.hub.share_requests import ShareRequestService
+from workers.processes.api import sharehub_app
 from workers.settings import Settings
 from workers.temporal.client import data_converter
 from workflows.activities import AgencyNotice, ShareRequestActivities
@@ -108,7 +109,7 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     broker = NatsBroker(settings.resolved_nats_url())
     intake = asyncio.create_task(serve_intake(settings, broker))
     async with opened_context(settings) as context:
-        app = build_app(context)
+        app = sharehub_app(context)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sharehub") as http:
             yield http

@@ -14,7 +14,9 @@ from pydantic import BaseModel
 from workers.api.agencies import Cursor, Limit
 from workers.api.context import Advisor, Context
 from workers.api.problems import problem_responses
-from workers.api.schemas import AdviceOut, GiveAdviceBody, Page
+from workers.api.schemas import Page
+from workers.hub.actions import GiveAdviceBody
+from workers.hub.views import AdviceOut
 from workflows.models import GiveAdvice
 
 router = APIRouter(prefix="/v1", tags=["advisors"])

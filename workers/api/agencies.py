@@ -13,16 +13,11 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from workers.api.context import Context, RaisingAgency, RecipientAgency, ReferringAgency
 from workers.api.problems import problem_responses
-from workers.api.schemas import (
-    DisclosureDetail,
-    DisclosureOut,
-    Page,
-    RaiseAccepted,
-    RaisedRequest,
-    WithdrawBody,
-)
+from workers.api.schemas import Page, RaiseAccepted
+from workers.hub.actions import WithdrawBody
 from workers.hub.share_requests import ShareRequestSubmission
 from workers.hub.submissions import raise_submission
+from workers.hub.views import DisclosureDetail, DisclosureOut, RaisedRequest
 from workflows.models import AcknowledgeDisclosure, ActionResult, Stage, Withdraw
 
 router = APIRouter(prefix="/v1", tags=["agencies"])

@@ -25,7 +25,6 @@ from workers.api.agencies import Limit, _via
 from workers.api.context import Auditor, Context
 from workers.api.problems import ProblemError, problem_responses
 from workers.api.schemas import (
-    ActorOut,
     ChainBreak,
     CheckpointFailure,
     CheckpointOut,
@@ -33,13 +32,13 @@ from workers.api.schemas import (
     InclusionProofOut,
     Page,
     RequestStateOut,
-    TimelineEntry,
     VerificationOut,
 )
 from workers.audit.checkpointer import CheckpointerError, checkpoint_copies
 from workers.audit.keys import AuditKeyError, public_key
 from workers.audit.report import MEDIA_TYPES, ReportFormat, decision_report, render_report
 from workers.hub.records import timeline_entry
+from workers.hub.views import ActorOut, TimelineEntry
 from workers.settings import Settings, StackNotFound
 
 logger = logging.getLogger(__name__)

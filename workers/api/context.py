@@ -1,7 +1,7 @@
 """What every route needs: the opened resources, and who is calling in which role.
 
-Resources are opened once per process in the app's lifespan and kept in an
-:class:`ApiContext` on ``app.state``. :func:`caller` authenticates the API key;
+Resources are opened once per process in the app's lifespan and kept in a
+:class:`~workers.hub.context.HubContext` on ``app.state``. :func:`caller` authenticates the API key;
 :func:`permitted_to` lets a route's caller in by the shared permissions table (403 otherwise).
 """
 
@@ -10,40 +10,21 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from temporalio.client import Client
 
-from events.postgres import PostgresEventStore
-from events.read_models.projector import Projector
 from workers.api.problems import ProblemError
-from workers.hub.clients import ApiClient, ApiClients
+from workers.hub.clients import ApiClient
+from workers.hub.context import HubContext
 from workers.hub.permissions import NotPermitted, Work, require
-from workers.hub.records import Records
-from workers.hub.share_requests import ShareRequestService
-from workers.settings import Settings
-from workflows.policy import DataSharingAgreement
 
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="apiKey",
     description="An API client key from `sharehub keys create`: `Authorization: Bearer shk_…`",
 )
-
-
-@dataclass(frozen=True)
-class ApiContext:
-    settings: Settings
-    policy: DataSharingAgreement
-    store: PostgresEventStore
-    temporal: Client
-    service: ShareRequestService
-    records: Records
-    clients: ApiClients
-    projector: Projector
 
 
 async def storable_text(request: Request) -> None:
@@ -89,12 +70,12 @@ def _nul_characters(value: object, where: str) -> list[str]:
     return []
 
 
-def context(request: Request) -> ApiContext:
-    found: ApiContext = request.app.state.context
+def context(request: Request) -> HubContext:
+    found: HubContext = request.app.state.context
     return found
 
 
-Context = Annotated[ApiContext, Depends(context)]
+Context = Annotated[HubContext, Depends(context)]
 
 
 async def caller(

@@ -16,12 +16,10 @@ from pydantic import BaseModel
 from workers.api.agencies import Cursor, Limit, _via
 from workers.api.context import Context, HubStaff, QueueReader, RequestReader
 from workers.api.problems import problem_responses
-from workers.api.schemas import (
+from workers.api.schemas import Page
+from workers.hub.actions import (
     DecisionBody,
     FamilyStepBody,
-    HubRequestView,
-    Page,
-    QueueItem,
     SeekAdviceBody,
     SignOffBody,
     TriageBody,
@@ -30,6 +28,7 @@ from workers.api.schemas import (
 from workers.hub.clients import ApiClient
 from workers.hub.records import ACTIVE_STAGES
 from workers.hub.share_requests import HubAction
+from workers.hub.views import HubRequestView, QueueItem
 from workflows.models import (
     ActionResult,
     Close,

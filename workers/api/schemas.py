@@ -1,54 +1,22 @@
-"""The API's request and response bodies, as the OpenAPI document shows them.
+"""The API's own request and response bodies, as the OpenAPI document shows them.
 
-Bodies of hub actions are the workflow's own action models without ``actor``:
-who acts is the authenticated client, never something a body can claim.
+The bodies of hub actions are :mod:`workers.hub.actions` and the views of records
+:mod:`workers.hub.views`: the operator CLI takes and prints the same ones.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict
 
-from workflows.models import (
-    GiveAdvice,
-    RecordDecision,
-    RecordFamilyStep,
-    SeekAdvice,
-    SignOff,
-    Stage,
-    Triage,
-    Withdraw,
-)
+from workers.hub.views import ActorOut, TimelineEntry
+from workflows.models import Stage
 
 T = TypeVar("T")
 _OUT = ConfigDict(frozen=True)
-
-
-def _without_actor(action: type[BaseModel], *, drop: tuple[str, ...] = ()) -> Any:
-    """``action``'s fields but ``actor`` (and ``drop``), as a body model of its own."""
-    fields: dict[str, Any] = {
-        name: (field.annotation, field)
-        for name, field in action.model_fields.items()
-        if name != "actor" and name not in drop
-    }
-    return create_model(
-        f"{action.__name__}Body",
-        __config__=ConfigDict(frozen=True, extra="forbid"),
-        __doc__=action.__doc__,
-        **fields,
-    )
-
-
-TriageBody = _without_actor(Triage)
-SeekAdviceBody = _without_actor(SeekAdvice)
-GiveAdviceBody = _without_actor(GiveAdvice, drop=("advice_id",))
-DecisionBody = _without_actor(RecordDecision)
-SignOffBody = _without_actor(SignOff)
-FamilyStepBody = _without_actor(RecordFamilyStep)
-WithdrawBody = _without_actor(Withdraw)
 
 
 class Page(BaseModel, Generic[T]):
@@ -64,128 +32,6 @@ class RaiseAccepted(BaseModel):
     request_id: UUID
     stage: Stage
     detail: str
-
-
-class RaisedRequest(BaseModel):
-    """A request as the agency that raised it sees it."""
-
-    model_config = _OUT
-
-    request_id: UUID
-    raised_by: str
-    purpose: str
-    recipients: dict[str, list[str]]
-    stage: str
-    outcome: str | None
-    decided_at: datetime | None
-    referrer_told_at: datetime | None
-    raised_at: datetime
-    updated_at: datetime
-
-
-class QueueItem(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    request_id: UUID
-    referrer_agency: str
-    purpose: str
-    recipients: dict[str, list[str]]
-    stage: str
-    rag: str | None
-    sla_deadline: datetime | None
-    handed_to_emergency_duty_team: bool
-    sla_breached_at: datetime | None
-    time_left_seconds: int | None
-    overdue: bool
-    outcome: str | None
-    raised_at: datetime
-    updated_at: datetime
-
-
-class DisclosureOut(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    disclosure_id: UUID
-    request_id: UUID
-    agency: str
-    categories: list[str]
-    purpose: str
-    caveats: list[str]
-    sent_at: datetime
-    acknowledge_by: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    overdue_at: datetime | None
-
-
-class DisclosureDetail(DisclosureOut):
-    """What the recipient may know: the decided items, and which child they concern."""
-
-    child: dict[str, Any] | str
-    redacted: bool
-
-
-class AdviceOut(BaseModel):
-    """An advice request as the advisor sees it: a pseudonymised packet, never the identity."""
-
-    model_config = _OUT
-
-    advice_id: UUID
-    question: str
-    packet: dict[str, Any]
-    due_by: datetime
-    identity_escalation: str
-    answered_at: datetime | None
-    advice: str | None
-
-
-class AdviceRow(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    advice_id: UUID
-    question: str
-    sought_at: datetime
-    sought_by: str
-    due_by: datetime
-    answered_at: datetime | None
-    answered_by: str | None
-    advice: str | None
-
-
-class ActorOut(BaseModel):
-    id: str
-    role: str
-    agency: str | None
-
-
-class TimelineEntry(BaseModel):
-    global_position: int
-    type: str
-    occurred_at: datetime
-    recorded_at: datetime
-    actor: ActorOut
-    data: dict[str, Any]
-
-
-class HubRequestView(QueueItem):
-    """A request in full, for hub staff: who the child is, what was asked, what happened."""
-
-    raised_by: str
-    lawful_basis: str
-    consent: str
-    decided_at: datetime | None
-    decided_by: str | None
-    signed_off_by: str | None
-    referrer_told_at: datetime | None
-    family_step: str | None
-    family_revisit_on: date | None
-    policy_version: str
-    child: dict[str, Any] | str
-    details: dict[str, Any] | str
-    redacted: bool
-    disclosures: list[DisclosureOut]
-    advice: list[AdviceRow]
-    timeline: list[TimelineEntry]
 
 
 class EventOut(BaseModel):

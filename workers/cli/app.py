@@ -68,7 +68,7 @@ def worker() -> None:
 @app.command()
 def api() -> None:
     """Serve the HTTP API (OpenAPI at /docs) and keep the read models up to date."""
-    from workers.api.app import run_api
+    from workers.processes.api import run_api
 
     raise typer.Exit(run_process(lambda: run_api(Settings())))
 

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
     from rich.console import Console
 
-    from workers.api.context import ApiContext
     from workers.hub.clients import ApiClient
+    from workers.hub.context import HubContext
     from workers.hub.permissions import Work
     from workers.hub.share_requests import HubAction, ShareRequestSubmission
     from workflows.models import ActionResult
@@ -124,7 +124,7 @@ def raise_request(
 
 
 async def _raise(
-    hub: ApiContext,
+    hub: HubContext,
     agency: ApiClient,
     submission: ShareRequestSubmission,
     idempotency_key: str | None,
@@ -142,7 +142,7 @@ async def _raise(
     return raised.request_id, raised.replayed
 
 
-async def _recorded(hub: ApiContext, request_id: UUID) -> bool:
+async def _recorded(hub: HubContext, request_id: UUID) -> bool:
     """Whether the worker records the raise soon, so `queue` right after lists it."""
     from events.share_requests import stream_id_for
 
@@ -179,9 +179,9 @@ def queue(
     key: ApiKey = None,
 ) -> None:
     """The hub's queue: open requests, the least time left first."""
-    from workers.api.schemas import QueueItem
     from workers.hub.permissions import Work
     from workers.hub.records import ACTIVE_STAGES, MAX_PAGE
+    from workers.hub.views import QueueItem
     from workflows.models import Stage
     from workflows.policy import RagRating
 
@@ -224,8 +224,8 @@ def show(
 
     Shows personal data, so the view is recorded in the request's access log.
     """
-    from workers.api.schemas import HubRequestView
     from workers.hub.permissions import Work
+    from workers.hub.views import HubRequestView
 
     async def main() -> None:
         parsed = _request_id(request_id)
@@ -251,7 +251,7 @@ def triage(
     key: ApiKey = None,
 ) -> None:
     """Rate a request red, amber, green or blue with the rationale, or re-rate it."""
-    from workers.api.schemas import TriageBody
+    from workers.hub.actions import TriageBody
     from workflows.models import Triage
 
     _act(request_id, key, Triage, TriageBody, {"rag": rag, "rationale": rationale})
@@ -264,7 +264,7 @@ def seek_advice(
     key: ApiKey = None,
 ) -> None:
     """Ask an information-governance advisor, who sees a pseudonymised packet only."""
-    from workers.api.schemas import SeekAdviceBody
+    from workers.hub.actions import SeekAdviceBody
     from workflows.models import SeekAdvice
 
     _act(request_id, key, SeekAdvice, SeekAdviceBody, {"question": question})
@@ -285,7 +285,7 @@ def decide(
     key: ApiKey = None,
 ) -> None:
     """Record the decision: outcome, lawful basis, reasons, who receives what and why."""
-    from workers.api.schemas import DecisionBody
+    from workers.hub.actions import DecisionBody
     from workflows.models import RecordDecision
 
     _act(request_id, key, RecordDecision, DecisionBody, file)
@@ -298,7 +298,7 @@ def sign_off(
     key: ApiKey = None,
 ) -> None:
     """A hub manager's second sign-off of a decision that needs one."""
-    from workers.api.schemas import SignOffBody
+    from workers.hub.actions import SignOffBody
     from workflows.models import SignOff
 
     _act(request_id, key, SignOff, SignOffBody, _given(comment=comment))
@@ -317,7 +317,7 @@ def family_step(
     key: ApiKey = None,
 ) -> None:
     """Record the family notified, withheld with a reason, or deferred to a revisit date."""
-    from workers.api.schemas import FamilyStepBody
+    from workers.hub.actions import FamilyStepBody
     from workflows.models import RecordFamilyStep
 
     fields = _given(kind=kind, reason=reason, revisit_on=revisit_on)
@@ -331,7 +331,7 @@ def withdraw(
     key: ApiKey = None,
 ) -> None:
     """Withdraw a request before its decision, with the reason."""
-    from workers.api.schemas import WithdrawBody
+    from workers.hub.actions import WithdrawBody
     from workflows.models import Withdraw
 
     _act(request_id, key, Withdraw, WithdrawBody, {"reason": reason})
@@ -360,7 +360,7 @@ def _act(
     """Validate the input, then pass the action to the request as the key's client.
 
     ``given`` is the options' values, or the file holding the body; bodies are
-    the API's (:mod:`workers.api.schemas`): the action's fields but ``actor``.
+    the API's (:mod:`workers.hub.actions`): the action's fields but ``actor``.
     """
     from workers.hub.permissions import Work
 
@@ -383,9 +383,9 @@ def _act(
 
 
 @contextlib.asynccontextmanager
-async def _desk(key: str | None, work: Work) -> AsyncIterator[tuple[ApiContext, ApiClient]]:
-    """The API's opened resources, and the key's client if its role may do ``work``."""
-    from workers.api.app import opened_context
+async def _desk(key: str | None, work: Work) -> AsyncIterator[tuple[HubContext, ApiClient]]:
+    """The hub's opened resources, and the key's client if its role may do ``work``."""
+    from workers.hub.context import opened_context
     from workers.hub.permissions import require
     from workers.settings import Settings, StackNotFound
 

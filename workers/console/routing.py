@@ -34,11 +34,11 @@ from starlette.responses import RedirectResponse, Response
 from temporalio.service import RPCError
 
 from events.errors import EventStoreError
-from workers.api.context import ApiContext
 from workers.api.problems import ProblemError
 from workers.console import labels
 from workers.console.sessions import FormExpired, SignInRequired, write_cookies
 from workers.console.templates import render
+from workers.hub.context import HubContext
 from workers.hub.permissions import PERMITTED, NotPermitted
 from workers.hub.records import RecordNotFound
 from workers.hub.share_requests import UnknownShareRequest
@@ -163,8 +163,8 @@ def _to_sign_in(request: Request) -> Response:
     return RedirectResponse(location, status_code=303)
 
 
-def context_of(request: Request) -> ApiContext:
-    found: ApiContext = request.app.state.context
+def context_of(request: Request) -> HubContext:
+    found: HubContext = request.app.state.context
     return found
 
 
@@ -174,7 +174,7 @@ def via(request: Request) -> str:
     return f"{request.method} {getattr(route, 'path', request.url.path)}"
 
 
-async def settled(context: ApiContext, *, within: float = SETTLE_SECONDS) -> None:
+async def settled(context: HubContext, *, within: float = SETTLE_SECONDS) -> None:
     """Until the read models show what was just recorded, so that the page after an
     action shows it too (POST, redirect, GET); at most ``within`` seconds."""
     head = await context.store.head_position()

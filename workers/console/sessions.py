@@ -29,8 +29,8 @@ from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 
-from workers.api.context import ApiContext
 from workers.hub.clients import ApiClient
+from workers.hub.context import HubContext
 from workers.hub.permissions import Work, permitted, require
 
 SESSION_COOKIE = "sharehub_session"
@@ -62,7 +62,7 @@ def _serializer(request: Request, purpose: str) -> URLSafeTimedSerializer:
     if signers is None:
         signers = request.app.state.console_signers = {}
     if purpose not in signers:
-        context: ApiContext = request.app.state.context
+        context: HubContext = request.app.state.context
         secret = context.settings.console_session_secret_bytes()
         signers[purpose] = URLSafeTimedSerializer(secret, salt=f"sharehub-console-{purpose}")
     return signers[purpose]

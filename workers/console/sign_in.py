@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from workers.api.context import ApiContext
 from workers.console.routing import ConsoleRoute
 from workers.console.sessions import (
     SESSION_COOKIE,
@@ -17,6 +16,7 @@ from workers.console.sessions import (
 )
 from workers.console.templates import render
 from workers.hub.clients import ApiClient
+from workers.hub.context import HubContext
 from workflows.models import Role
 
 # Where each role starts (GET /); a role without pages of its own gets a page saying so.
@@ -67,7 +67,7 @@ async def sign_in_page(request: Request, next: str | None = None) -> Response:
 async def sign_in(request: Request, form: CheckedForm) -> Response:
     key = str(form.get("key") or "").strip()
     target = _safe_next(str(form.get("next") or ""))
-    context: ApiContext = request.app.state.context
+    context: HubContext = request.app.state.context
     client = await context.clients.authenticate(key) if key else None
     if client is None:
         message = (

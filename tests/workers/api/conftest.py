@@ -1,8 +1,8 @@
 """The HTTP API in process, on the real stack of ``tests/workers/conftest.py``.
 
-``api`` builds the app with :func:`workers.api.app.build_app` around the test's
-own store, Temporal client, worker (a task queue of the test's own) and a live
-projector, and talks to it through httpx's ASGI transport. It holds one key for
+``api`` builds the app with :func:`workers.processes.api.sharehub_app` (the API and
+the console) around the test's own store, Temporal client, worker (a task queue of
+the test's own) and a live projector, and talks to it through httpx's ASGI transport. It holds one key for
 every role, and for three agencies: the referrer of :func:`raise_body`, one of its
 recipients, and one that is neither.
 """
@@ -26,11 +26,11 @@ from events.envelope import Actor, RecordedEvent
 from events.postgres import PostgresEventStore
 from events.read_models.projector import Projector, running_projector
 from tests.workflows.scenario import raise_request
-from workers.api.app import build_app
-from workers.api.context import ApiContext
 from workers.hub.clients import ApiClients
+from workers.hub.context import HubContext
 from workers.hub.records import Records
 from workers.hub.share_requests import ShareRequestService
+from workers.processes.api import sharehub_app
 from workers.settings import Settings
 from workflows.models import Role
 from workflows.policy import DataSharingAgreement
@@ -173,7 +173,7 @@ async def api(
         revoked=revoked,
     )
     async with running_projector(store) as projector:
-        context = ApiContext(
+        context = HubContext(
             settings=settings,
             policy=policy,
             store=store,
@@ -183,7 +183,7 @@ async def api(
             clients=clients,
             projector=projector,
         )
-        app = build_app(context)
+        app = sharehub_app(context)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield Api(app=app, http=http, store=store, projector=projector, callers=callers)
