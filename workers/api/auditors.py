@@ -36,7 +36,8 @@ from workers.api.schemas import (
 )
 from workers.audit.checkpointer import CheckpointerError, checkpoint_copies
 from workers.audit.keys import AuditKeyError, public_key
-from workers.audit.report import MEDIA_TYPES, ReportFormat, decision_report, render_report
+from workers.audit.report import decision_report
+from workers.audit.report_formats import MEDIA_TYPES, ReportFormat, render_report
 from workers.hub.records import timeline_entry
 from workers.hub.views import ActorOut, TimelineEntry
 from workers.settings import Settings, StackNotFound

@@ -3,11 +3,12 @@
 DfE's seventh golden rule asks practitioners to record each decision to share or
 not to share, with the reasons: what was shared, with whom, for what purpose, and
 whether with consent (the ICO adds when, and on which lawful basis). This module
-turns the event log into that record for auditors: one :class:`DecisionRow` per
-``DecisionRecorded`` event, holding the decision itself and the facts around it that
-an auditor checks it against — the rating and SLA in force when it was made, who
-decided and who signed off (and why a sign-off was needed), which disclosures were
-sent and acknowledged, and what the family was told.
+turns the event log into that record for auditors: one
+:class:`~workers.audit.report_models.DecisionRow` per ``DecisionRecorded`` event,
+holding the decision itself and the facts around it that an auditor checks it
+against — the rating and SLA in force when it was made, who decided and who signed
+off (and why a sign-off was needed), which disclosures were sent and acknowledged,
+and what the family was told.
 
 Rows are built from the events of the request's own stream, never from the read
 models, so the report says exactly what the hash-chained log says. The read model
@@ -15,14 +16,15 @@ models, so the report says exactly what the hash-chained log says. The read mode
 identity comes from the request's encrypted personal fields; once the subject's key
 is shredded it reads ``"[redacted]"``, and every other column stays as recorded.
 
-Layers, each usable alone:
+The report's rooms, each usable alone:
 
-- :func:`decision_rows`, :func:`access_rows`, :func:`build_report` — pure folds over
-  recorded events (no I/O), for unit tests and replays;
-- :func:`decision_report` — finds the decisions of a period in a store and reads
-  their streams;
-- :func:`render_report` (CSV, JSON or a FHIR R5 Bundle, see :mod:`workers.audit.report_fhir`)
-  and :func:`render_access_log_csv`, with :data:`MEDIA_TYPES`.
+- :mod:`workers.audit.report_models` — the rows and the report (its shape);
+- this module — :func:`decision_rows`, :func:`access_rows`, :func:`build_report`,
+  pure folds over recorded events (no I/O), for unit tests and replays; and
+  :func:`decision_report`, which finds the decisions of a period in a store and
+  reads their streams;
+- :mod:`workers.audit.report_formats` — :func:`~workers.audit.report_formats.render_report`
+  (CSV, JSON, or a FHIR R5 Bundle from :mod:`workers.audit.report_fhir`).
 
 Generating a report reads who each child is; recording that read (the access log)
 is the caller's business, as for any other read. Nothing here logs.
@@ -31,19 +33,14 @@ is the caller's business, as for any other read. Nothing here logs.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, NamedTuple
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
-
 from events.access import RecordViewed, access_events, access_log_stream
-from events.envelope import Actor, RecordedEvent
+from events.envelope import RecordedEvent
 from events.read_models.queries import ReadModelQueries, decided_in_view
 from events.share_requests import (
     DecisionRecorded,
@@ -59,15 +56,16 @@ from events.share_requests import (
     stream_id_for,
 )
 from events.store import EventStore
-
-REDACTED_CHILD = "[redacted]"
-ReportFormat = Literal["csv", "json", "fhir"]
-REPORT_FORMATS: tuple[ReportFormat, ...] = ("csv", "json", "fhir")
-MEDIA_TYPES: Mapping[ReportFormat, str] = {
-    "csv": "text/csv; charset=utf-8",
-    "json": "application/json",
-    "fhir": "application/fhir+json",
-}
+from workers.audit.report_models import (
+    REDACTED_CHILD,
+    AccessRow,
+    DecisionReport,
+    DecisionRow,
+    DisclosureStatus,
+    FamilyStep,
+    ReportPeriod,
+    SharedInformation,
+)
 
 # Sealed pages of the log while looking for decisions: no subject key is looked up,
 # and a page this size keeps one round trip per few thousand events.
@@ -75,132 +73,6 @@ _SCAN_PAGE = 5000
 # Streams read at once: enough to hide round trips, few enough to leave the store's
 # pool (shared with its committers) room for the workflows' appends.
 _CONCURRENT_READS = 4
-# Attribute docstrings become descriptions in the JSON schema, as in workflows.policy.
-_FROZEN = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-
-
-# ----------------------------------------------------------------------- the rows
-
-
-class SharedInformation(BaseModel):
-    """What the decision sends to one recipient, and for which purpose."""
-
-    model_config = _FROZEN
-
-    agency: str
-    categories: tuple[str, ...]
-    purpose: str
-
-
-class DisclosureStatus(BaseModel):
-    """One disclosure sent after the decision, and whether its recipient acknowledged it."""
-
-    model_config = _FROZEN
-
-    agency: str
-    disclosure_id: UUID
-    categories: tuple[str, ...]
-    sent_at: datetime
-    acknowledge_by: datetime
-    acknowledged_at: datetime | None
-
-
-class FamilyStep(BaseModel):
-    """Golden rule 2: what the family was told, as last recorded for the request."""
-
-    model_config = _FROZEN
-
-    kind: Literal["notified", "withheld", "deferred"]
-    reason: str | None
-    revisit_on: date | None
-    recorded_at: datetime
-
-
-class DecisionRow(BaseModel):
-    """One recorded decision, with the facts an auditor checks it against."""
-
-    model_config = _FROZEN
-
-    request_id: UUID
-    referrer_agency: str
-    child: str
-    """The child's names and consistent identifier as raised, or ``[redacted]``."""
-    purpose: str
-    raised_at: datetime
-    rag: str | None
-    """The rating in force when the decision was made (None: never triaged)."""
-    previous_rag: str | None
-    """The rating before that one, when the request was re-rated."""
-    sla_deadline: datetime | None
-    decided_at: datetime
-    sla_met: bool | None
-    """None when the rating set no deadline (blue) or the request was never triaged."""
-    sla_breached_by: timedelta | None
-    outcome: Literal["share", "share_partial", "decline"]
-    lawful_basis: str
-    condition: str | None
-    """The Art 9 (or Art 10) condition for special category data, if one was needed."""
-    reasons: str
-    why_not_sharing_is_less_detrimental: str | None
-    shares: tuple[SharedInformation, ...]
-    consent: str
-    consent_note: str | None
-    caveats: tuple[str, ...]
-    decided_by: Actor
-    sign_off_needed: bool
-    sign_off_needed_because: tuple[str, ...]
-    signed_off_by: Actor | None
-    signed_off_at: datetime | None
-    disclosures: tuple[DisclosureStatus, ...]
-    referrer_told_at: datetime | None
-    family_step: FamilyStep | None
-    policy_version: str
-    """The data sharing agreement's version the decision was checked against."""
-    decision_event_id: UUID
-    decision_position: int
-    """The decision event's global position: where to find it in the verified log."""
-
-
-class AccessRow(BaseModel):
-    """One person's read of a request or a disclosure (the access log)."""
-
-    model_config = _FROZEN
-
-    request_id: UUID
-    viewed_at: datetime
-    viewer_id: str
-    viewer_role: str
-    viewer_agency: str | None
-    record: str
-    record_id: UUID
-    via: str
-    event_id: UUID
-    position: int
-
-
-class ReportPeriod(BaseModel):
-    """The decisions reported are those made in ``[start, end)``."""
-
-    model_config = _FROZEN
-
-    start: datetime
-    end: datetime
-
-
-class DecisionReport(BaseModel):
-    """The decisions of a period (optionally of one agency), and who viewed those requests.
-
-    ``access_log`` is None when it was not asked for, and empty when it was and
-    nobody viewed the requests: the two answers mean different things to an auditor.
-    """
-
-    model_config = _FROZEN
-
-    period: ReportPeriod
-    agency: str | None
-    generated_at: datetime
-    decisions: tuple[DecisionRow, ...]
-    access_log: tuple[AccessRow, ...] | None
 
 
 # ----------------------------------------------------------------------- folding events
@@ -576,195 +448,3 @@ async def decision_report(
         agency=agency,
         include_access_log=include_access_log,
     )
-
-
-# ----------------------------------------------------------------------- rendering
-
-DECISION_COLUMNS = (
-    "request_id",
-    "referrer_agency",
-    "child",
-    "purpose",
-    "raised_at",
-    "rag",
-    "previous_rag",
-    "sla_deadline",
-    "decided_at",
-    "sla_met",
-    "sla_breached_by",
-    "outcome",
-    "lawful_basis",
-    "condition",
-    "reasons",
-    "why_not_sharing_is_less_detrimental",
-    "shares",
-    "consent",
-    "consent_note",
-    "caveats",
-    "decided_by",
-    "decided_by_role",
-    "sign_off_needed",
-    "sign_off_needed_because",
-    "signed_off_by",
-    "signed_off_by_role",
-    "signed_off_at",
-    "disclosures",
-    "referrer_told_at",
-    "family_step",
-    "family_step_reason",
-    "family_revisit_on",
-    "policy_version",
-    "decision_event_id",
-    "decision_position",
-)
-ACCESS_COLUMNS = (
-    "request_id",
-    "viewed_at",
-    "viewer_id",
-    "viewer_role",
-    "viewer_agency",
-    "record",
-    "record_id",
-    "via",
-    "event_id",
-    "position",
-)
-
-
-def render_report(report: DecisionReport, fmt: ReportFormat) -> bytes:
-    """The report as ``fmt``; serve it as ``MEDIA_TYPES[fmt]``.
-
-    ``csv`` is the decisions alone, one row per decision (the access log, a table
-    of another shape, is :func:`render_access_log_csv`); ``json`` is the whole
-    report; ``fhir`` is a FHIR R5 Bundle of AuditEvent and Provenance resources.
-    """
-    if fmt == "csv":
-        return _csv(DECISION_COLUMNS, (_decision_cells(row) for row in report.decisions))
-    if fmt == "json":
-        return report.model_dump_json(indent=2).encode()
-    if fmt == "fhir":
-        # Imported here: the FHIR models are large to load, and only this format needs them.
-        from workers.audit.report_fhir import fhir_bundle
-
-        return fhir_bundle(report).model_dump_json(indent=2).encode()
-    raise ValueError(f"unknown report format {fmt!r}; one of {', '.join(REPORT_FORMATS)}")
-
-
-def render_access_log_csv(report: DecisionReport) -> bytes:
-    """The access log as its own CSV table (``text/csv``), one row per view.
-
-    Raises:
-        ValueError: the report was built without the access log.
-    """
-    if report.access_log is None:
-        raise ValueError("the report was built without the access log (include_access_log)")
-    return _csv(ACCESS_COLUMNS, (_access_cells(row) for row in report.access_log))
-
-
-def _csv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
-    out = io.StringIO()
-    # The byte order mark is how spreadsheet programs learn a CSV file is UTF-8;
-    # without it, names with accents open garbled.
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows([_inert(cell) for cell in row] for row in rows)
-    return out.getvalue().encode("utf-8")
-
-
-def _inert(cell: str) -> str:
-    """A cell a spreadsheet shows as text, never runs as a formula (CSV injection).
-
-    Reasons and caveats are typed by people; one beginning ``=`` would otherwise
-    be evaluated when an auditor opens the file. The JSON keeps the exact text.
-    """
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
-
-
-def _decision_cells(row: DecisionRow) -> list[str]:
-    family = row.family_step
-    cells = {
-        "request_id": str(row.request_id),
-        "referrer_agency": row.referrer_agency,
-        "child": row.child,
-        "purpose": row.purpose,
-        "raised_at": _moment(row.raised_at),
-        "rag": row.rag or "",
-        "previous_rag": row.previous_rag or "",
-        "sla_deadline": _moment(row.sla_deadline),
-        "decided_at": _moment(row.decided_at),
-        "sla_met": _yes_no(row.sla_met),
-        "sla_breached_by": _duration(row.sla_breached_by),
-        "outcome": row.outcome,
-        "lawful_basis": row.lawful_basis,
-        "condition": row.condition or "",
-        "reasons": row.reasons,
-        "why_not_sharing_is_less_detrimental": row.why_not_sharing_is_less_detrimental or "",
-        "shares": "; ".join(
-            f"{share.agency}: {', '.join(share.categories)} ({share.purpose})"
-            for share in row.shares
-        ),
-        "consent": row.consent,
-        "consent_note": row.consent_note or "",
-        "caveats": "; ".join(row.caveats),
-        "decided_by": row.decided_by.id,
-        "decided_by_role": row.decided_by.role,
-        "sign_off_needed": _yes_no(row.sign_off_needed),
-        "sign_off_needed_because": ", ".join(row.sign_off_needed_because),
-        "signed_off_by": row.signed_off_by.id if row.signed_off_by else "",
-        "signed_off_by_role": row.signed_off_by.role if row.signed_off_by else "",
-        "signed_off_at": _moment(row.signed_off_at),
-        "disclosures": "; ".join(
-            f"{d.agency}: acknowledged {_moment(d.acknowledged_at)}"
-            if d.acknowledged_at is not None
-            else f"{d.agency}: not acknowledged (due {_moment(d.acknowledge_by)})"
-            for d in row.disclosures
-        ),
-        "referrer_told_at": _moment(row.referrer_told_at),
-        "family_step": family.kind if family else "",
-        "family_step_reason": (family.reason or "") if family else "",
-        "family_revisit_on": family.revisit_on.isoformat() if family and family.revisit_on else "",
-        "policy_version": row.policy_version,
-        "decision_event_id": str(row.decision_event_id),
-        "decision_position": str(row.decision_position),
-    }
-    return [cells[column] for column in DECISION_COLUMNS]
-
-
-def _access_cells(row: AccessRow) -> list[str]:
-    cells = {
-        "request_id": str(row.request_id),
-        "viewed_at": _moment(row.viewed_at),
-        "viewer_id": row.viewer_id,
-        "viewer_role": row.viewer_role,
-        "viewer_agency": row.viewer_agency or "",
-        "record": row.record,
-        "record_id": str(row.record_id),
-        "via": row.via,
-        "event_id": str(row.event_id),
-        "position": str(row.position),
-    }
-    return [cells[column] for column in ACCESS_COLUMNS]
-
-
-def _moment(value: datetime | None) -> str:
-    """UTC to the second with a ``Z``: unambiguous, and sorts as text."""
-    if value is None:
-        return ""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-
-
-def _duration(value: timedelta | None) -> str:
-    """``H:MM:SS`` (hours past 24 included), which spreadsheets read as a duration.
-
-    Rounded up to the second, so a breach by a fraction of a second still shows.
-    """
-    if value is None:
-        return ""
-    seconds = math.ceil(value.total_seconds())
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
-
-
-def _yes_no(value: bool | None) -> str:
-    return "" if value is None else ("yes" if value else "no")

@@ -1,7 +1,7 @@
 """The decision report as a FHIR R5 Bundle, for auditors' own tools (golden rule 7).
 
-The same record as the CSV and JSON renderings of :mod:`workers.audit.report`, in the
-resources FHIR defines for it:
+The same record as the CSV and JSON renderings of :mod:`workers.audit.report_formats`
+(which serves this one as its ``fhir`` format), in the resources FHIR defines for it:
 
 - per decision, an ``AuditEvent`` — the decision as an auditable event: who decided
   (and who signed off), when, the outcome, and entities for the share request and
@@ -47,7 +47,7 @@ from fhir.resources.reference import Reference
 from pydantic import TypeAdapter
 
 from events.envelope import Actor
-from workers.audit.report import AccessRow, DecisionReport, DecisionRow
+from workers.audit.report_models import AccessRow, DecisionReport, DecisionRow
 
 # The package's top-level models are one FHIR release; these resources are shaped for R5
 # (AuditEvent.occurredDateTime, Provenance.authorization as CodeableReference).

@@ -326,9 +326,9 @@ def audit_report(
     --output (NAME-access-log.csv); json and fhir carry it inside. Producing a
     report reads who each child is, so it is put on each request's access log.
     """
-    from workers.audit.report import (
+    from workers.audit.report import decision_report
+    from workers.audit.report_formats import (
         REPORT_FORMATS,
-        decision_report,
         render_access_log_csv,
         render_report,
     )

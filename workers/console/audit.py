@@ -23,7 +23,8 @@ from fastapi.responses import Response
 
 from events.verify import verify_log
 from workers.audit.keys import AuditKeyError, public_key
-from workers.audit.report import MEDIA_TYPES, REPORT_FORMATS, decision_report, render_report
+from workers.audit.report import decision_report
+from workers.audit.report_formats import MEDIA_TYPES, REPORT_FORMATS, render_report
 from workers.console import labels
 from workers.console.routing import ConsoleRoute, context_of, via
 from workers.console.sessions import Auditor

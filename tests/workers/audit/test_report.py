@@ -52,23 +52,22 @@ from tests.workflows.scenario import (
     raise_request,
 )
 from workers.audit.report import (
-    ACCESS_COLUMNS,
-    DECISION_COLUMNS,
-    MEDIA_TYPES,
-    REDACTED_CHILD,
-    AccessRow,
-    DecisionReport,
-    DecisionRow,
     RequestHistory,
     access_rows,
     build_report,
     decided_requests,
     decision_report,
     decision_rows,
+)
+from workers.audit.report_fhir import fhir_bundle, resource_id
+from workers.audit.report_formats import (
+    ACCESS_COLUMNS,
+    DECISION_COLUMNS,
+    MEDIA_TYPES,
     render_access_log_csv,
     render_report,
 )
-from workers.audit.report_fhir import fhir_bundle, resource_id
+from workers.audit.report_models import REDACTED_CHILD, AccessRow, DecisionReport, DecisionRow
 from workflows.models import Participant, Role
 
 Rag = Literal["red", "amber", "green", "blue"]
