@@ -13,14 +13,12 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-import nats.errors
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from events.envelope import RecordedEvent
 from events.errors import ProofUnavailable
 from events.signed_checkpoints import SignedCheckpoint
-from events.verify import prove_inclusion, verify_log
+from events.verify import prove_inclusion
 from workers.api.agencies import Limit, _via
 from workers.api.context import Auditor, Context
 from workers.api.problems import ProblemError, problem_responses
@@ -34,13 +32,11 @@ from workers.api.schemas import (
     RequestStateOut,
     VerificationOut,
 )
-from workers.audit.checkpointer import CheckpointerError, checkpoint_copies
-from workers.audit.keys import AuditKeyError, public_key
 from workers.audit.report import decision_report
 from workers.audit.report_formats import MEDIA_TYPES, ReportFormat, render_report
+from workers.audit.verification import Verification, verify_now
 from workers.hub.records import timeline_entry
 from workers.hub.views import ActorOut, TimelineEntry
-from workers.settings import Settings, StackNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -177,13 +173,17 @@ async def verification(hub: Context, auditor: Auditor) -> VerificationOut:
     """Walk the whole hash chain and check every signed checkpoint now; the first failure.
 
     Checkpoints are checked with the deployment's public key, and against their
-    copy on the bus when the bus can be reached (``bus_copy`` says).
+    copy on the bus when the bus can be reached (``bus_copy`` says). Signed
+    checkpoints that cannot be checked at all (no public key, or a bus copy that
+    does not read as checkpoints) are a failure, as for ``sharehub audit verify``:
+    ``intact`` is false and ``checkpoint_failure`` names the first of them (tree
+    size 0 when the database holds none).
     """
-    key, copies, bus_copy = await _checkpoint_material(hub.settings)
-    report = await verify_log(hub.store, public_key=key, bus_copies=copies)
-    brk, failure = report.first_break, report.checkpoint_failure
+    verified = await verify_now(hub.store, hub.settings)
+    report = verified.report
+    brk, failure = report.first_break, verified.checkpoint_failure
     return VerificationOut(
-        intact=report.intact,
+        intact=verified.intact,
         events_checked=report.events_checked,
         head_hash=report.head_hash.hex(),
         first_break=None
@@ -196,26 +196,27 @@ async def verification(hub: Context, auditor: Auditor) -> VerificationOut:
         latest_checkpoint=None
         if report.latest_checkpoint is None
         else checkpoint_out(report.latest_checkpoint),
-        bus_copy=bus_copy,
+        bus_copy=_bus_copy_out(verified),
     )
 
 
-async def _checkpoint_material(
-    settings: Settings,
-) -> tuple[Ed25519PublicKey | None, list[SignedCheckpoint] | None, str]:
-    try:
-        key = public_key(settings)
-    except AuditKeyError as e:
-        return None, None, f"not compared: checkpoints not checked ({e})"
-    try:
-        async with checkpoint_copies(settings) as copies:
-            found = await copies.all()
-    except StackNotFound:
-        return key, None, "not compared: no NATS configured"
-    except (OSError, TimeoutError, nats.errors.Error, CheckpointerError) as e:
-        logger.warning("checkpoint copies unavailable: %r", e)
-        return key, None, "not compared: the bus could not be read"
-    return key, found, f"{len(found)} checkpoints compared"
+def _bus_copy_out(verified: Verification) -> str:
+    """Whether the checkpoints' bus copy was compared, and if not why (errors stay in the log)."""
+    copy = verified.bus_copy
+    match copy.state:
+        case "compared":
+            return f"{copy.compared} checkpoints compared"
+        case "no NATS":
+            return "not compared: no NATS configured"
+        case "unreachable":
+            logger.warning("checkpoint copies unavailable: %s", copy.problem)
+            return "not compared: the bus could not be read"
+        case "unreadable":
+            logger.warning("checkpoint copies unreadable: %s", copy.problem)
+            return "not compared: the copy does not read as checkpoints"
+        case "no key":
+            return f"not compared: checkpoints not checked ({verified.trusted.problem})"
+    return "not compared: not asked"
 
 
 def checkpoint_out(checkpoint: SignedCheckpoint) -> CheckpointOut:

@@ -21,10 +21,11 @@ from uuid import UUID
 import typer
 
 from workers.cli.common import fail, operator_actor, run_against_stack
-from workers.settings import Settings, StackNotFound
+from workers.settings import Settings
 
 if TYPE_CHECKING:
     from events.read_models.replay import RequestReplay
+    from workers.audit.verification import BusCopy
 
 # Commands are imported by `sharehub --help` and every other command: everything
 # beyond typer is imported inside them, as in workers.cli.
@@ -70,21 +71,13 @@ def audit_verify(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from events.verify import verify_log
-    from workers.audit.keys import AuditKeyError, public_key
+    from workers.audit.verification import verify_now
     from workers.resources import open_event_store
 
     settings = Settings()
 
     async def run() -> int:
         async with await open_event_store(settings, max_connections=2) as store:
-            key = None
-            try:
-                key = public_key(settings)
-            except AuditKeyError as e:
-                if await store.latest_signed_checkpoint() is not None:
-                    raise fail(f"cannot check the signed checkpoints: {e}") from e
-            copies, bus_note = await _bus_copies(settings) if bus and key else (None, None)
             total = await store.head_position()
             with Progress(
                 TextColumn("verifying"),
@@ -95,12 +88,17 @@ def audit_verify(
                 disable=total < 10_000,
             ) as progress:
                 task = progress.add_task("verify", total=total)
-                report = await verify_log(
+                verification = await verify_now(
                     store,
-                    public_key=key,
-                    bus_copies=copies,
+                    settings,
+                    bus=bus,
                     on_progress=lambda done: progress.update(task, completed=done),
                 )
+        if verification.trusted.key is None and verification.unchecked:
+            raise fail(f"cannot check the signed checkpoints: {verification.trusted.problem}")
+        if verification.bus_copy.state == "unreadable":
+            raise fail(f"bus copy: {verification.bus_copy.problem}", 1)
+        report = verification.report
         brk, failure = report.first_break, report.checkpoint_failure
         if brk is not None:
             typer.secho(
@@ -123,7 +121,7 @@ def audit_verify(
             f"head hash {report.head_hash.hex()}"
         )
         latest = report.latest_checkpoint
-        if key is None or latest is None:
+        if verification.trusted.key is None or latest is None:
             typer.echo("checkpoints: none signed yet")
         else:
             typer.echo(
@@ -132,6 +130,7 @@ def audit_verify(
                 f"signed {latest.signed_at.isoformat(timespec='seconds')} "
                 f"by key {latest.key_id.hex()[:16]}…"
             )
+        bus_note = _bus_note(verification.bus_copy)
         if bus_note:
             typer.echo(bus_note)
         return 0
@@ -139,22 +138,16 @@ def audit_verify(
     raise typer.Exit(run_against_stack(run))
 
 
-async def _bus_copies(settings: Settings) -> tuple[list[Any] | None, str]:
-    """The checkpoints' bus copy, or None and why it was not compared."""
-    import nats.errors
-
-    from workers.audit.checkpointer import CheckpointerError, checkpoint_copies
-
-    try:
-        async with checkpoint_copies(settings) as copies:
-            found = await copies.all()
-    except StackNotFound:
-        return None, "bus copy: not compared (no NATS configured: SHAREHUB_NATS_URL)"
-    except CheckpointerError as e:
-        raise fail(f"bus copy: {e}", 1) from e
-    except (OSError, TimeoutError, nats.errors.Error) as e:
-        return None, f"bus copy: not compared (NATS unreachable: {e!r})"
-    return found, f"bus copy: {len(found)} checkpoints on {copies.stream} compared"
+def _bus_note(copy: BusCopy) -> str | None:
+    """What ``verify`` says of the checkpoints' bus copy (nothing when it was not read)."""
+    match copy.state:
+        case "compared":
+            return f"bus copy: {copy.compared} checkpoints on {copy.stream} compared"
+        case "no NATS":
+            return "bus copy: not compared (no NATS configured: SHAREHUB_NATS_URL)"
+        case "unreachable":
+            return f"bus copy: not compared (NATS unreachable: {copy.problem})"
+    return None
 
 
 # --------------------------------------------------------------------- replay
@@ -393,7 +386,7 @@ def audit_prove(
     """
     from events.errors import ProofUnavailable
     from events.verify import prove_inclusion
-    from workers.audit.keys import AuditKeyError, public_key
+    from workers.audit.verification import trusted_key
     from workers.resources import open_event_store
 
     parsed = _uuid(event_id, "EVENT_ID")
@@ -405,10 +398,7 @@ def audit_prove(
                 proof = await prove_inclusion(store, parsed)
             except ProofUnavailable as e:
                 raise fail(str(e), 1) from e
-        try:
-            signature = proof.checkpoint.signature_problem(public_key(settings)) or "verifies"
-        except AuditKeyError as e:
-            signature = f"not checked: {e}"
+        signature = trusted_key(settings).signature_verdict(proof.checkpoint)
         verifies = proof.verifies()
         checkpoint = proof.checkpoint
         if as_json:

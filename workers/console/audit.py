@@ -1,9 +1,9 @@
 """The auditor's pages: is the log intact, a request at any moment, the decision report.
 
-- ``/audit`` walks the hash chain and every signed checkpoint now
-  (:func:`events.verify.verify_log`, with the deployment's public key when it has
-  one) and shows the verdict and the latest signed checkpoint, beside the forms of
-  the two pages below.
+- ``/audit`` walks the hash chain and checks every signed checkpoint and its copy
+  on the bus now (:func:`workers.audit.verification.verify_now`, as ``sharehub
+  audit verify`` does) and shows the verdict, the latest signed checkpoint and
+  what became of the bus copy, beside the forms of the two pages below.
 - ``/audit/replay`` rebuilds a request from its own events up to a position or a
   recorded moment (:meth:`Records.replay`, in the access log), with each event
   linked to replay up to it.
@@ -21,10 +21,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from events.verify import verify_log
-from workers.audit.keys import AuditKeyError, public_key
 from workers.audit.report import decision_report
 from workers.audit.report_formats import MEDIA_TYPES, REPORT_FORMATS, render_report
+from workers.audit.verification import BusCopy, verify_now
 from workers.console import labels
 from workers.console.routing import ConsoleRoute, context_of, via
 from workers.console.sessions import Auditor
@@ -43,22 +42,19 @@ async def audit_page(request: Request, person: Auditor) -> Response:
 
 async def _audit_page(request: Request, **extra: Any) -> dict[str, Any]:
     context = context_of(request)
-    key, key_problem = None, None
-    try:
-        key = public_key(context.settings)
-    except AuditKeyError as e:
-        key_problem = str(e)
-    verification = await verify_log(context.store, public_key=key)
-    latest = verification.latest_checkpoint
-    if latest is None and key is None:
-        latest = await context.store.latest_signed_checkpoint()  # shown, but not checked
+    verification = await verify_now(context.store, context.settings)
+    checked = verification.report.latest_checkpoint
+    # Checkpoints that could not be checked are shown, marked as not checked.
+    unchecked = verification.unchecked[-1] if verification.unchecked else None
     today = datetime.now(labels.HUB_TIME_ZONE).date()
     page: dict[str, Any] = {
         "title": "Audit",
         "verification": verification,
-        "checkpoint": latest,
-        "checkpoint_checked": key is not None,
-        "key_problem": key_problem,
+        "checkpoint": checked if checked is not None else unchecked,
+        "checkpoint_checked": checked is not None,
+        "key_loaded": verification.trusted.key is not None,
+        "key_problem": verification.trusted.problem,
+        "bus_copy": _bus_copy_text(verification.bus_copy),
         "head": await context.store.head_position(),
         "formats": REPORT_FORMATS,
         "agencies": [(a.id, a.name) for a in context.policy.agencies],
@@ -76,6 +72,23 @@ async def _audit_page(request: Request, **extra: Any) -> dict[str, Any]:
     }
     page.update(extra)
     return page
+
+
+def _bus_copy_text(copy: BusCopy) -> str:
+    """What became of the checkpoints' copy on the bus, in the page's words."""
+    match copy.state:
+        case "compared":
+            plural = "" if copy.compared == 1 else "s"
+            return f"{copy.compared} checkpoint{plural} compared with the bus copy"
+        case "no NATS":
+            return "Not compared: no NATS is configured"
+        case "unreachable":
+            return "Not compared: the bus could not be reached"
+        case "unreadable":
+            return "Not compared: the bus copy does not read as checkpoints"
+        case "no key":
+            return "Not compared: there is no public key to check checkpoints with"
+    return "Not compared"
 
 
 @router.get("/audit/replay")

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import nats
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fhir.resources.bundle import Bundle
 from pydantic import TypeAdapter
 
@@ -26,6 +27,7 @@ from events.retention import SubjectShredded, retention_ends, retention_stream, 
 from events.share_requests import stream_id_for, subject_id_for
 from events.signed_checkpoints import CheckpointSigner
 from events.verify import verify_log
+from tests.events.test_signed_checkpoints import sign_now
 from tests.workers.api.conftest import Api, eventually
 from tests.workers.api.journey import act, expect, raise_one, to_disclosure
 from workers.audit.checkpointer import CheckpointCopies, Checkpointer
@@ -167,6 +169,27 @@ async def test_checkpoints_proofs_and_verification_over_the_api(
     )
     assert late.status_code == 409
     assert late.json()["type"] == "urn:sharehub:problem:not-yet-checkpointed"
+
+
+async def test_signed_checkpoints_without_the_public_key_fail_the_verification(
+    api: Api,
+) -> None:
+    await raise_one(api)
+    head = await api.quiet()
+    # Signed with a key whose public half this deployment does not have.
+    checkpoint = await sign_now(api.store, CheckpointSigner(Ed25519PrivateKey.generate()))
+    verdict = expect(
+        await api.http.get("/v1/audit/verification", headers=api.callers.auditor.headers), 200
+    )
+    assert verdict["intact"] is False
+    assert verdict["first_break"] is None and verdict["events_checked"] >= head
+    assert verdict["checkpoints_checked"] == 0 and verdict["latest_checkpoint"] is None
+    failure = verdict["checkpoint_failure"]
+    assert failure["tree_size"] == checkpoint.tree_size
+    assert failure["reason"].startswith(
+        "the signed checkpoints cannot be checked: no checkpoint public key at"
+    )
+    assert verdict["bus_copy"].startswith("not compared: checkpoints not checked (")
 
 
 async def test_the_decision_report_in_csv_json_and_fhir(api: Api) -> None:

@@ -137,3 +137,26 @@ async def test_verify_fails_at_a_checkpoint_signed_with_another_key(
     assert "not the trusted key" in broken.stderr
     unproven = sharehub("audit", "prove", "00000000-0000-0000-0000-000000000007", env=audited)
     assert unproven.returncode == 1 and "no event" in unproven.stderr
+
+
+async def test_verify_fails_when_checkpoints_are_signed_but_no_public_key_loads(
+    audited: dict[str, str],
+) -> None:
+    url = audited["SHAREHUB_DATABASE_URL"]
+    async with await PostgresEventStore.open(url, master_key=MASTER_KEY) as store:
+        await full_share().append_to(store)
+        checkpoint = await sign_now(store, signer_of(audited))
+        [first] = await store.read_all(limit=1)
+    without_bus = sharehub("audit", "verify", "--no-bus", env=audited)
+    assert without_bus.returncode == 0, without_bus.stderr
+    assert f"latest at tree size {checkpoint.tree_size}" in without_bus.stdout
+    assert "bus copy" not in without_bus.stdout  # not asked, so not mentioned
+
+    Path(audited["SHAREHUB_AUDIT_SIGNING_KEY_FILE"]).with_suffix(".pub").unlink()
+    unchecked = sharehub("audit", "verify", env=audited)
+    assert unchecked.returncode == 2
+    assert "cannot check the signed checkpoints: no checkpoint public key at" in unchecked.stderr
+    assert unchecked.stdout == ""
+    unproven = sharehub("audit", "prove", str(first.event_id), env=audited)
+    assert unproven.returncode == 1
+    assert "signature    not checked: no checkpoint public key at" in unproven.stdout
