@@ -15,6 +15,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from events.envelope import Actor
+from workflows.details import ShareRequestDetails
 from workflows.identifiers import ChildIdentifier
 from workflows.policy import (
     ConsentStatus,
@@ -24,7 +25,7 @@ from workflows.policy import (
     ProcessingCondition,
     RagRating,
 )
-from workflows.redaction import AdvicePacket, ShareRequestDetails
+from workflows.redaction import AdvicePacket
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=5000)]
 _FROZEN = ConfigDict(frozen=True, extra="forbid")

@@ -7,9 +7,9 @@ passed in.
 
 from __future__ import annotations
 
+from workflows.details import PersonRole
 from workflows.models import RaiseShareRequest, Role
 from workflows.policy import DataSharingAgreement
-from workflows.redaction import PersonRole
 
 
 def raise_problems(request: RaiseShareRequest, policy: DataSharingAgreement) -> list[str]:

@@ -28,6 +28,8 @@ What the packet keeps and loses:
   by a capitalised word ("Mrs Patel"), the one pattern by which a name the request does
   not list can be recognised. Other dates stay: the advisor needs the chronology.
 
+The people, addresses and identifiers a packet is made from are ``workflows.details``.
+
 Pure and free of I/O (``hmac`` and ``re`` only): it runs inside the Temporal sandbox.
 """
 
@@ -41,11 +43,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from workflows.identifiers import NhsNumberStr
+from workflows.details import (
+    INWARD_CODE,
+    OUTWARD_CODE,
+    Address,
+    PersonDetails,
+    PersonRole,
+    ShareRequestDetails,
+    postcode_district,
+)
 
 MIN_SALT_BYTES = 16
 
@@ -53,118 +62,6 @@ _TOKEN_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
 _TOKEN_CODE_LENGTH = 5  # 33.5 million codes: collisions within a request are lengthened away
 # Domain separation, so a salt reused elsewhere can never yield these codes.
 _TOKEN_CONTEXT = b"sharehub/advice-token/v1\x00"
-
-
-# --- the share request's people -----------------------------------------------------------
-
-
-class PersonRole(StrEnum):
-    CHILD = "child"
-    PARENT = "parent"
-    CARER = "carer"
-    SIBLING = "sibling"
-    ALLEGED_PERPETRATOR = "alleged_perpetrator"
-    REFERRER = "referrer"
-    OTHER = "other"
-
-
-_ROLE_LABELS = {
-    PersonRole.CHILD: "Child",
-    PersonRole.PARENT: "Parent",
-    PersonRole.CARER: "Carer",
-    PersonRole.SIBLING: "Sibling",
-    PersonRole.ALLEGED_PERPETRATOR: "Alleged perpetrator",
-    PersonRole.REFERRER: "Referrer",
-    PersonRole.OTHER: "Person",
-}
-
-
-def _printable_name(text: str) -> str:
-    # Control and private-use characters have no place in a name, and private-use ones
-    # would collide with the placeholders the narrative scrubber parks its work behind.
-    if any(unicodedata.category(character) in {"Cc", "Co", "Cs", "Cn"} for character in text):
-        raise ValueError("a name may not contain control, private-use or unassigned characters")
-    if not any(character.isalpha() for character in text):
-        raise ValueError("a name must contain at least one letter")
-    return text
-
-
-PersonName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable_name)]
-
-# Outward code (area and district), then inward code; the inward letters never include
-# C, I, K, M, O or V.
-_OUTWARD_CODE = "[A-Z]{1,2}[0-9][A-Z0-9]?"
-_INWARD_CODE = "[0-9][ABD-HJLNP-UW-Z]{2}"
-_POSTCODE = re.compile(f"({_OUTWARD_CODE})({_INWARD_CODE})")
-
-
-def _normalise_postcode(text: str) -> str:
-    compact = "".join(text.split()).upper()
-    postcode = _POSTCODE.fullmatch(compact)
-    if postcode is None:
-        raise ValueError("not a UK postcode (expected e.g. SW18 4RL)")
-    return f"{postcode.group(1)} {postcode.group(2)}"
-
-
-UkPostcode = Annotated[str, AfterValidator(_normalise_postcode)]
-"""A UK postcode, normalised to upper case with one space: ``SW18 4RL``."""
-
-_UPN = re.compile(r"[A-Z][0-9]{11}[0-9A-Z]")
-
-
-def _normalise_upn(text: str) -> str:
-    upn = text.strip().upper()
-    if _UPN.fullmatch(upn) is None:
-        raise ValueError("a unique pupil number is a check letter, 11 digits and a digit or letter")
-    return upn
-
-
-UniquePupilNumber = Annotated[str, AfterValidator(_normalise_upn)]
-
-
-class Address(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-    lines: tuple[Annotated[str, Field(min_length=1, max_length=200)], ...] = Field(
-        default=(), description="house and street lines; never shown to an advisor"
-    )
-    town: str | None = Field(default=None, max_length=100)
-    postcode: UkPostcode | None = None
-
-
-class PersonIdentifiers(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-    nhs_number: NhsNumberStr | None = None
-    police_reference: str | None = Field(default=None, min_length=1, max_length=64)
-    unique_pupil_number: UniquePupilNumber | None = Field(
-        default=None, description="UPN, the school census identifier"
-    )
-
-
-class PersonDetails(BaseModel):
-    """Someone a share request is about or mentions, as the hub knows them."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-    role: PersonRole
-    given_names: PersonName
-    family_name: PersonName
-    known_as: tuple[PersonName, ...] = Field(
-        default=(), description="aliases, nicknames, previous names: scrubbed like the name"
-    )
-    date_of_birth: date | None = None
-    address: Address | None = None
-    identifiers: PersonIdentifiers = PersonIdentifiers()
-
-
-class ShareRequestDetails(BaseModel):
-    """The people and the account of the concern that an advice packet is made from."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    people: tuple[PersonDetails, ...] = Field(min_length=1)
-    concern_summary: str = Field(min_length=1, max_length=20_000)
 
 
 # --- the advice packet --------------------------------------------------------------------
@@ -330,11 +227,6 @@ def age_band(date_of_birth: date | None, *, as_of: date) -> AgeBand:
     return AgeBand.ADULT
 
 
-def postcode_district(postcode: str) -> str:
-    """The outward code of a UK postcode: ``"SW18 4RL"`` → ``"SW18"``."""
-    return _normalise_postcode(postcode).split(" ")[0]
-
-
 def _area(address: Address | None) -> str | None:
     if address is None or address.postcode is None:
         return None
@@ -342,6 +234,18 @@ def _area(address: Address | None) -> str | None:
 
 
 # --- tokens -------------------------------------------------------------------------------
+
+
+# How a token names a person's role to the advisor: context, not identity.
+_ROLE_LABELS = {
+    PersonRole.CHILD: "Child",
+    PersonRole.PARENT: "Parent",
+    PersonRole.CARER: "Carer",
+    PersonRole.SIBLING: "Sibling",
+    PersonRole.ALLEGED_PERPETRATOR: "Alleged perpetrator",
+    PersonRole.REFERRER: "Referrer",
+    PersonRole.OTHER: "Person",
+}
 
 
 def _person_tokens(people: Sequence[PersonDetails], salt: bytes) -> list[str]:
@@ -494,7 +398,7 @@ _PHONE = re.compile(
 _NHS_NUMBER_LIKE = re.compile(r"(?<!\w)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\w)")
 _UPN_LIKE = re.compile(_BOUNDED_START + r"[A-Za-z]\d{11}[0-9A-Za-z]" + _BOUNDED_END)
 _POSTCODE_IN_TEXT = re.compile(
-    _BOUNDED_START + f"({_OUTWARD_CODE})" + r"\s*" + f"({_INWARD_CODE})" + _BOUNDED_END,
+    _BOUNDED_START + f"({OUTWARD_CODE})" + r"\s*" + f"({INWARD_CODE})" + _BOUNDED_END,
     re.IGNORECASE,
 )
 _STREET_KINDS = (

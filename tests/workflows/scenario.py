@@ -6,6 +6,7 @@ import os
 import uuid
 from datetime import date
 
+from workflows.details import Address, PersonDetails, PersonRole, ShareRequestDetails
 from workflows.identifiers import ChildIdentifier
 from workflows.models import (
     Participant,
@@ -16,7 +17,6 @@ from workflows.models import (
     StartShareRequest,
 )
 from workflows.policy import ConsentStatus, DataSharingAgreement, LawfulBasis, ProcessingCondition
-from workflows.redaction import Address, PersonDetails, PersonRole, ShareRequestDetails
 
 SCHOOL_DSL = Participant(id="dsl-okonjo", role=Role.AGENCY, agency="st-aldhelms-primary")
 OFFICER = Participant(id="officer-reid", role=Role.HUB_OFFICER)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.workflows.scenario import OFFICER, raise_request
+from workflows.details import PersonDetails, PersonRole, ShareRequestDetails
 from workflows.models import RequestedInformation
 from workflows.policy import ConsentStatus, DataSharingAgreement, LawfulBasis
 from workflows.raising import raise_problems
-from workflows.redaction import PersonDetails, PersonRole, ShareRequestDetails
 
 
 def test_the_scenario_request_may_be_raised(policy: DataSharingAgreement) -> None:

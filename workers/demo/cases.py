@@ -13,10 +13,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from workflows.details import Address, PersonDetails, PersonRole, ShareRequestDetails
 from workflows.identifiers import ChildIdentifier, nhs_check_digit
 from workflows.models import Participant, RaiseShareRequest, RequestedInformation, Role, Share
 from workflows.policy import ConsentStatus, DataSharingAgreement, LawfulBasis, ProcessingCondition
-from workflows.redaction import Address, PersonDetails, PersonRole, ShareRequestDetails
 
 PURPOSE = "safeguarding_strategy"
 RECIPIENTS_PER_REQUEST = 3

@@ -31,6 +31,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.details import ShareRequestDetails
 from workflows.identifiers import ChildIdentifier
 from workflows.models import (
     AcknowledgeDisclosure,
@@ -60,7 +61,6 @@ from workflows.policy import (
     ProcessingCondition,
 )
 from workflows.raising import raise_problems
-from workflows.redaction import ShareRequestDetails
 from workflows.share_request import ShareRequestWorkflow
 
 HubAction = (
