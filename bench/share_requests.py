@@ -55,7 +55,8 @@ with workflow.unsafe.imports_passed_through():
     from workers.temporal.client import data_converter
     from workflows.activities import ShareRequestActivities
     from workflows.models import ActionResult, RaiseShareRequest, RecordDecision, Stage
-    from workflows.policy import DataSharingAgreement, load_policy
+    from workflows.policy import DataSharingAgreement
+    from workflows.policy_file import load_policy
     from workflows.share_request import ShareRequestWorkflow
 
 LIFECYCLES = 40

@@ -1,39 +1,36 @@
 """The data sharing agreement (DSA) in force: who may receive what, for which purpose, how fast.
 
 An information governance lead writes the agreement as a TOML file (``policy/demo-dsa.toml``
-is a complete example); ``load_policy`` validates it into frozen pydantic models. The share
-request workflow holds a ``DataSharingAgreement`` and asks it questions while it runs in
-Temporal's sandbox — ``check_recipients``, ``check_lawful_basis``, ``sla_clock``,
-``second_sign_off_reasons`` — so importing this module has no side effects and no query
-reads a file, the clock or the ``holidays`` package. Import it in a workflow through
-``workflow.unsafe.imports_passed_through()``, like ``workflows.calendar``.
+is a complete example); ``workflows.policy_file.load_policy`` reads and validates it into the
+frozen pydantic models here. The share request workflow holds a ``DataSharingAgreement`` and
+asks it questions while it runs in Temporal's sandbox — ``check_recipients``,
+``check_lawful_basis``, ``sla_clock``, ``second_sign_off_reasons`` — so importing this module
+has no side effects and no query reads a file, the clock or the ``holidays`` package. Import
+it in a workflow through ``workflow.unsafe.imports_passed_through()``, like
+``workflows.calendar``.
 
-Bank holidays are the one thing computed rather than written down: ``load_policy`` resolves
-them from the ``holidays`` package for the years the agreement covers and records the dates
-in the model. A stored copy of the agreement then reproduces the same deadlines years later,
-and a workflow never calls the package (its lazy imports fail inside the sandbox).
+Bank holidays are the one thing computed rather than written down:
+``with_bank_holidays_resolved`` (which ``load_policy`` calls) resolves them from the
+``holidays`` package for the years the agreement covers and records the dates in the model.
+A stored copy of the agreement then reproduces the same deadlines years later, and a
+workflow never calls the package (its lazy imports fail inside the sandbox).
 
-Errors: ``PolicyError``, for a file that cannot be read, parsed or validated. Its message
-names the file and the field, one line per problem::
-
-    policy/demo-dsa.toml: agencies[3].bus_subject: Field required
+Errors: validating an agreement raises pydantic's ``ValidationError``. Mistakes across
+sections (an unknown category, a duplicate id) come as one error of type
+``INCONSISTENT_POLICY`` whose context holds each problem with its own field path;
+``workflows.policy_file`` turns them into one line per problem.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
-import os
-import re
-import tomllib
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from workflows.calendar import ClockKind, SlaClock, WorkingCalendar
@@ -423,7 +420,7 @@ class DataSharingAgreement(BaseModel):
         problems = _consistency_problems(self)
         if problems:
             raise PydanticCustomError(
-                _INCONSISTENT,
+                INCONSISTENT_POLICY,
                 "{summary}",
                 {
                     "summary": "; ".join(f"{where}: {what}" for where, what in problems),
@@ -748,7 +745,9 @@ class DataSharingAgreement(BaseModel):
 
 # -- consistency across sections -------------------------------------------------------------
 
-_INCONSISTENT = "inconsistent_policy"
+# The pydantic error type of the cross-section check; its context carries "problems",
+# a tuple of (field path, problem), which workflows.policy_file reports one a line.
+INCONSISTENT_POLICY = "inconsistent_policy"
 
 
 def _consistency_problems(policy: DataSharingAgreement) -> list[tuple[str, str]]:
@@ -796,7 +795,7 @@ def _format_duration(duration: timedelta) -> str:
     return f"{hours} h" + (f" {minutes} min" if minutes else "")
 
 
-# -- bank holidays and loading (the only code here that reads anything) ------------------------
+# -- bank holidays -----------------------------------------------------------------------------
 
 
 def bank_holiday_dates(country: str, subdivision: str | None, years: range) -> tuple[date, ...]:
@@ -814,88 +813,3 @@ def bank_holiday_dates(country: str, subdivision: str | None, years: range) -> t
     except NotImplementedError as e:
         raise ValueError(str(e)) from e
     return tuple(sorted(calendar))
-
-
-@dataclass(frozen=True)
-class PolicyProblem:
-    where: str
-    """A field path such as ``agencies[3].bus_subject``, or ``line 4, column 9``."""
-    message: str
-
-
-class PolicyError(Exception):
-    """A policy file that cannot be read, parsed or validated."""
-
-    def __init__(self, path: str | os.PathLike[str], problems: Sequence[PolicyProblem]) -> None:
-        self.path = str(path)
-        self.problems = tuple(problems)
-        super().__init__(
-            "\n".join(f"{self.path}: {problem.where}: {problem.message}" for problem in problems)
-        )
-
-
-def load_policy(path: str | os.PathLike[str]) -> DataSharingAgreement:
-    """Read, validate and complete (bank holidays resolved) the agreement in a TOML file.
-
-    Raises:
-        PolicyError: naming the file and each field that is wrong.
-    """
-    try:
-        document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise PolicyError(path, [PolicyProblem("file", e.strerror or str(e))]) from e
-    except UnicodeDecodeError as e:
-        raise PolicyError(path, [PolicyProblem("file", f"not UTF-8 text ({e.reason})")]) from e
-    except tomllib.TOMLDecodeError as e:
-        raise PolicyError(path, [_toml_problem(e)]) from e
-    try:
-        policy = DataSharingAgreement.model_validate(document)
-    except ValidationError as e:
-        raise PolicyError(path, _validation_problems(e)) from e
-    try:
-        return policy.with_bank_holidays_resolved()
-    except ValueError as e:
-        raise PolicyError(path, [PolicyProblem("calendar.bank_holidays", str(e))]) from e
-
-
-def check_policy_file(path: str | os.PathLike[str]) -> str:
-    """What ``sharehub policy check FILE`` prints for a valid file.
-
-    Raises:
-        PolicyError: the file is not a valid agreement; print ``str(error)``.
-    """
-    return f"{path}: valid\n{load_policy(path).describe()}"
-
-
-def _toml_problem(error: tomllib.TOMLDecodeError) -> PolicyProblem:
-    # Python 3.11's TOMLDecodeError carries the position only inside its message.
-    match = re.fullmatch(r"(?s)(.*) \(at line (\d+), column (\d+)\)", str(error))
-    if match is None:
-        return PolicyProblem("TOML", str(error))
-    reason, line, column = match.groups()
-    return PolicyProblem(f"line {line}, column {column}", f"invalid TOML: {reason}")
-
-
-def _validation_problems(error: ValidationError) -> list[PolicyProblem]:
-    problems = []
-    for detail in error.errors():
-        if detail["type"] == _INCONSISTENT:
-            # Raised once for the whole agreement, carrying each problem with its own path.
-            context: dict[str, Any] = detail.get("ctx", {})
-            problems += [PolicyProblem(field, message) for field, message in context["problems"]]
-        else:
-            problems.append(PolicyProblem(_field_path(detail["loc"]), detail["msg"]))
-    return problems
-
-
-def _field_path(location: tuple[int | str, ...]) -> str:
-    """``('agencies', 3, 'bus_subject')`` -> ``agencies[3].bus_subject``."""
-    path = ""
-    for part in location:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part == "[key]":
-            path += " (key)"
-        else:
-            path += f".{part}" if path else part
-    return path or "(top level)"

@@ -32,7 +32,8 @@ from workers.processes.api import sharehub_app
 from workers.settings import Settings
 from workers.temporal.client import data_converter
 from workflows.activities import AgencyNotice, ShareRequestActivities
-from workflows.policy import DataSharingAgreement, load_policy
+from workflows.policy import DataSharingAgreement
+from workflows.policy_file import load_policy
 from workflows.share_request import ShareRequestWorkflow
 
 DEMO_POLICY = Path(__file__).resolve().parents[2] / "policy" / "demo-dsa.toml"

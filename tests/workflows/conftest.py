@@ -26,7 +26,8 @@ from tests.events.conftest import (  # noqa: F401
 from workers.temporal.client import data_converter
 from workflows.activities import ShareRequestActivities
 from workflows.models import ActionResult, StartShareRequest
-from workflows.policy import DataSharingAgreement, load_policy
+from workflows.policy import DataSharingAgreement
+from workflows.policy_file import load_policy
 from workflows.share_request import ShareRequestWorkflow
 
 DEMO_POLICY = Path(__file__).resolve().parents[2] / "policy" / "demo-dsa.toml"

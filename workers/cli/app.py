@@ -102,7 +102,7 @@ def demo(
 
     from workers.demo.run import run_demo
     from workers.stack.devstack import StackError, stack_for_a_command
-    from workflows.policy import PolicyError
+    from workflows.policy_file import PolicyError
 
     console = Console(highlight=False)
 
@@ -133,7 +133,7 @@ def keys_create(
     from workers.hub.clients import ApiClientError, ApiClients
     from workers.resources import open_event_store
     from workflows.models import Role
-    from workflows.policy import load_policy
+    from workflows.policy_file import load_policy
 
     try:
         client_role = Role(role)
@@ -256,7 +256,7 @@ def policy_check(
     path: Annotated[Path, typer.Argument(help="The policy file (TOML) to validate.")],
 ) -> None:
     """Validate a data sharing agreement file; exit 2 naming each problem's field."""
-    from workflows.policy import PolicyError, check_policy_file
+    from workflows.policy_file import PolicyError, check_policy_file
 
     try:
         typer.echo(check_policy_file(path))

@@ -493,7 +493,7 @@ def retention_run(
     """
     from events.retention import run_retention
     from workers.resources import open_event_store
-    from workflows.policy import PolicyError, load_policy
+    from workflows.policy_file import PolicyError, load_policy
 
     settings = Settings()
     now = datetime.now(UTC) if as_of is None else _moment(as_of, "--as-of")

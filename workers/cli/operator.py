@@ -425,7 +425,7 @@ def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     )
     from workers.hub.submissions import IdempotencyKeyReused
     from workers.settings import StackNotFound
-    from workflows.policy import PolicyError
+    from workflows.policy_file import PolicyError
 
     try:
         asyncio.run(main())

@@ -56,8 +56,8 @@ from workflows.policy import (
     LawfulBasis,
     ProcessingCondition,
     RagRating,
-    load_policy,
 )
+from workflows.policy_file import load_policy
 
 OFFICER, MANAGER, ADVISOR = DEMO_STAFF
 DEMO_ENROLMENT = Actor(id="sharehub-demo", role="admin", agency=None)

@@ -23,7 +23,8 @@ from workers.hub.share_requests import ShareRequestService
 from workers.resources import open_event_store
 from workers.settings import Settings
 from workers.temporal.client import temporal_client
-from workflows.policy import DataSharingAgreement, load_policy
+from workflows.policy import DataSharingAgreement
+from workflows.policy_file import load_policy
 
 
 @dataclass(frozen=True)
