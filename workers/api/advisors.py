@@ -6,20 +6,24 @@ it came from or who the child is.
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from workers.api.agencies import Cursor, Limit
-from workers.api.context import Advisor, Context
+from workers.api.context import Context, permitted_to
 from workers.api.problems import problem_responses
 from workers.api.schemas import Page
 from workers.hub.actions import GiveAdviceBody
+from workers.hub.clients import ApiClient
+from workers.hub.permissions import Work
 from workers.hub.views import AdviceOut
 from workflows.models import GiveAdvice
 
 router = APIRouter(prefix="/v1", tags=["advisors"])
+Advisor = Annotated[ApiClient, Depends(permitted_to(Work.GIVE_ADVICE))]
 
 
 class AdviceRecorded(BaseModel):

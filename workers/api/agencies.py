@@ -9,18 +9,23 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from workers.api.context import Context, RaisingAgency, RecipientAgency, ReferringAgency
+from workers.api.context import Context, permitted_to
 from workers.api.problems import problem_responses
 from workers.api.schemas import Page, RaiseAccepted
 from workers.hub.actions import WithdrawBody
+from workers.hub.clients import ApiClient
+from workers.hub.permissions import Work
 from workers.hub.share_requests import ShareRequestSubmission
 from workers.hub.submissions import raise_submission
 from workers.hub.views import DisclosureDetail, DisclosureOut, RaisedRequest
 from workflows.models import AcknowledgeDisclosure, ActionResult, Stage, Withdraw
 
 router = APIRouter(prefix="/v1", tags=["agencies"])
+RaisingAgency = Annotated[ApiClient, Depends(permitted_to(Work.RAISE_REQUESTS))]
+ReferringAgency = Annotated[ApiClient, Depends(permitted_to(Work.FOLLOW_OWN_REQUESTS))]
+RecipientAgency = Annotated[ApiClient, Depends(permitted_to(Work.RECEIVE_DISCLOSURES))]
 
 Cursor = Annotated[str | None, Query(max_length=500, description="From the previous page")]
 Limit = Annotated[int, Query(ge=1, le=100)]

@@ -2,14 +2,14 @@
 
 Resources are opened once per process in the app's lifespan and kept in a
 :class:`~workers.hub.context.HubContext` on ``app.state``. :func:`caller` authenticates the API key;
-:func:`permitted_to` lets a route's caller in by the shared permissions table (403 otherwise).
+``permitted_to(work)`` lets a route's caller in by the shared permissions table (403
+otherwise), and each router names the roles it lets in (``HubStaff`` …).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -18,7 +18,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from workers.api.problems import ProblemError
 from workers.hub.clients import ApiClient
 from workers.hub.context import HubContext
-from workers.hub.permissions import NotPermitted, Work, require
+from workers.hub.permissions import NotPermitted, Work
+from workers.hub.role_checks import role_check
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -97,27 +98,11 @@ async def caller(
     return client
 
 
-def permitted_to(work: Work) -> Callable[..., Awaitable[ApiClient]]:
-    """A dependency: the caller, if its role is let into ``work``; 403 otherwise.
-
-    The table is :data:`workers.hub.permissions.PERMITTED`, which the operator CLI reads too.
-    """
-
-    async def check(client: Annotated[ApiClient, Depends(caller)]) -> ApiClient:
-        try:
-            require(client.role, work)
-        except NotPermitted as e:
-            raise ProblemError(403, "forbidden", "Not permitted for this role", str(e)) from e
-        return client
-
-    return check
+def _forbidden(refusal: NotPermitted) -> ProblemError:
+    return ProblemError(403, "forbidden", "Not permitted for this role", str(refusal))
 
 
-RaisingAgency = Annotated[ApiClient, Depends(permitted_to(Work.RAISE_REQUESTS))]
-ReferringAgency = Annotated[ApiClient, Depends(permitted_to(Work.FOLLOW_OWN_REQUESTS))]
-RecipientAgency = Annotated[ApiClient, Depends(permitted_to(Work.RECEIVE_DISCLOSURES))]
-QueueReader = Annotated[ApiClient, Depends(permitted_to(Work.READ_HUB_QUEUE))]
-RequestReader = Annotated[ApiClient, Depends(permitted_to(Work.SEE_REQUEST_IN_FULL))]
-HubStaff = Annotated[ApiClient, Depends(permitted_to(Work.ACT_FOR_THE_HUB))]
-Advisor = Annotated[ApiClient, Depends(permitted_to(Work.GIVE_ADVICE))]
-Auditor = Annotated[ApiClient, Depends(permitted_to(Work.AUDIT))]
+# A dependency: the caller, if its role is let into the work (403 otherwise). The table
+# is :data:`workers.hub.permissions.PERMITTED`, which the console and the CLI read too.
+permitted_to = role_check(caller, refused=_forbidden)
+Auditor = Annotated[ApiClient, Depends(permitted_to(Work.AUDIT))]  # workers.api.auditors

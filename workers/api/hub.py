@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from workers.api.agencies import Cursor, Limit, _via
-from workers.api.context import Context, HubStaff, QueueReader, RequestReader
+from workers.api.context import Context, permitted_to
 from workers.api.problems import problem_responses
 from workers.api.schemas import Page
 from workers.hub.actions import (
@@ -26,6 +26,7 @@ from workers.hub.actions import (
     WithdrawBody,
 )
 from workers.hub.clients import ApiClient
+from workers.hub.permissions import Work
 from workers.hub.records import ACTIVE_STAGES
 from workers.hub.share_requests import HubAction
 from workers.hub.views import HubRequestView, QueueItem
@@ -43,6 +44,9 @@ from workflows.models import (
 from workflows.policy import RagRating
 
 router = APIRouter(prefix="/v1/hub", tags=["hub staff"])
+QueueReader = Annotated[ApiClient, Depends(permitted_to(Work.READ_HUB_QUEUE))]
+RequestReader = Annotated[ApiClient, Depends(permitted_to(Work.SEE_REQUEST_IN_FULL))]
+HubStaff = Annotated[ApiClient, Depends(permitted_to(Work.ACT_FOR_THE_HUB))]
 _ACTION_ERRORS = problem_responses(401, 403, 404, 409, 422, 503)
 
 

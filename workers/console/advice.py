@@ -11,18 +11,21 @@ from __future__ import annotations
 from typing import Annotated, cast
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from workers.console.forms import ADVICE, FieldError, FormProblems, form_values
 from workers.console.labels import sentence
 from workers.console.routing import ConsoleRoute, context_of, settled
-from workers.console.sessions import Advisor, CheckedForm, flash
+from workers.console.sessions import CheckedForm, flash, permitted_to
 from workers.console.templates import render
+from workers.hub.clients import ApiClient
+from workers.hub.permissions import Work
 from workers.hub.records import InvalidCursor
 from workers.hub.share_requests import ActionRejected, HubAction, ShareRequestFinished
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+Advisor = Annotated[ApiClient, Depends(permitted_to(Work.GIVE_ADVICE))]
 PAGE_SIZE = 20
 
 

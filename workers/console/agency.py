@@ -10,18 +10,22 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from workers.console.labels import sentence
 from workers.console.routing import ConsoleRoute, context_of, settled, via
-from workers.console.sessions import CheckedForm, RecipientAgency, ReferringAgency, flash
+from workers.console.sessions import CheckedForm, flash, permitted_to
 from workers.console.templates import render
+from workers.hub.clients import ApiClient
+from workers.hub.permissions import Work
 from workers.hub.records import InvalidCursor, Page
 from workers.hub.share_requests import ActionRejected, ShareRequestFinished
 from workflows.models import AcknowledgeDisclosure
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+ReferringAgency = Annotated[ApiClient, Depends(permitted_to(Work.FOLLOW_OWN_REQUESTS))]
+RecipientAgency = Annotated[ApiClient, Depends(permitted_to(Work.RECEIVE_DISCLOSURES))]
 PAGE_SIZE = 20
 Cursor = Annotated[str | None, Query(max_length=500)]
 

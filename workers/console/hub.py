@@ -14,10 +14,10 @@ is no view of the record either.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from workers.console import labels
@@ -35,9 +35,10 @@ from workers.console.forms import (
     form_values,
 )
 from workers.console.routing import ConsoleRoute, context_of, settled, via
-from workers.console.sessions import CheckedForm, HubStaff, RequestReader, flash
+from workers.console.sessions import CheckedForm, flash, permitted_to
 from workers.console.templates import render
 from workers.hub.clients import ApiClient
+from workers.hub.permissions import Work
 from workers.hub.share_requests import ActionRejected, HubAction, ShareRequestFinished
 from workflows.models import ActionResult, Role
 from workflows.policy import (
@@ -48,6 +49,8 @@ from workflows.policy import (
 )
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+RequestReader = Annotated[ApiClient, Depends(permitted_to(Work.SEE_REQUEST_IN_FULL))]
+HubStaff = Annotated[ApiClient, Depends(permitted_to(Work.ACT_FOR_THE_HUB))]
 ACTIONS: dict[str, ActionForm] = {
     form.name: form
     for form in (TRIAGE, SEEK_ADVICE, DECISION, SIGN_OFF, FAMILY_STEP, WITHDRAWAL, CLOSURE)

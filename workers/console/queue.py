@@ -13,16 +13,19 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from workers.console import labels
 from workers.console.routing import ConsoleRoute, context_of
-from workers.console.sessions import QueueReader
+from workers.console.sessions import permitted_to
 from workers.console.templates import render
+from workers.hub.clients import ApiClient
+from workers.hub.permissions import Work
 from workers.hub.records import ACTIVE_STAGES, InvalidCursor
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+QueueReader = Annotated[ApiClient, Depends(permitted_to(Work.READ_HUB_QUEUE))]
 PAGE_SIZE = 25
 REFRESH_SECONDS = 15
 ALL_STAGES = (*ACTIVE_STAGES, "closed", "withdrawn")

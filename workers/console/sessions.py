@@ -31,7 +31,8 @@ from starlette.datastructures import FormData
 
 from workers.hub.clients import ApiClient
 from workers.hub.context import HubContext
-from workers.hub.permissions import Work, permitted, require
+from workers.hub.permissions import Work, permitted
+from workers.hub.role_checks import role_check
 
 SESSION_COOKIE = "sharehub_session"
 FLASH_COOKIE = "sharehub_flash"
@@ -181,25 +182,11 @@ async def signed_in(request: Request) -> ApiClient:
     return session.client
 
 
-def allowed(work: Work) -> Any:
-    """A dependency: the signed-in person, if the permissions table lets their role in."""
-
-    async def check(person: Annotated[ApiClient, Depends(signed_in)]) -> ApiClient:
-        require(person.role, work)  # NotPermitted: a 403 page (ConsoleRoute)
-        return person
-
-    return check
-
-
+# A dependency: the signed-in person, if the permissions table lets their role into the
+# work; NotPermitted otherwise, which ConsoleRoute answers with a 403 page.
+permitted_to = role_check(signed_in)
 CheckedForm = Annotated[FormData, Depends(checked_form)]
-Person = Annotated[ApiClient, Depends(signed_in)]
-QueueReader = Annotated[ApiClient, Depends(allowed(Work.READ_HUB_QUEUE))]
-RequestReader = Annotated[ApiClient, Depends(allowed(Work.SEE_REQUEST_IN_FULL))]
-HubStaff = Annotated[ApiClient, Depends(allowed(Work.ACT_FOR_THE_HUB))]
-Advisor = Annotated[ApiClient, Depends(allowed(Work.GIVE_ADVICE))]
-Auditor = Annotated[ApiClient, Depends(allowed(Work.AUDIT))]
-ReferringAgency = Annotated[ApiClient, Depends(allowed(Work.FOLLOW_OWN_REQUESTS))]
-RecipientAgency = Annotated[ApiClient, Depends(allowed(Work.RECEIVE_DISCLOSURES))]
+Auditor = Annotated[ApiClient, Depends(permitted_to(Work.AUDIT))]  # workers.console.audit
 
 
 def navigation(person: ApiClient | None) -> list[dict[str, str]]:
