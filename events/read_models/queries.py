@@ -3,15 +3,21 @@
 The read models are tables the projector (:mod:`events.read_models.projector`)
 folds from the log; the event store's ``query`` runs these statements against them.
 Callers never write SQL of their own: they ask here, by name, with keyword arguments.
+Lists are keyset-paged: ``after``/``before`` is the sort key of the last row seen.
+
+One table here is not folded from the log: ``idempotency_keys`` (the same migration),
+where raising remembers each client's idempotency keys.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
+from events.postgres import PostgresEventStore
 from events.read_models.projector import CHECKPOINT
 
 
@@ -53,3 +59,164 @@ async def decided_in_view(
     return DecidedInView(
         request_ids=frozenset(view["request_ids"]), applied_up_to=int(view["applied_up_to"])
     )
+
+
+# ----------------------------------------------------------------------- share requests
+
+Row = dict[str, Any]
+
+
+async def share_request(store: ReadModelQueries, *, request_id: UUID) -> Row | None:
+    rows = await store.query("SELECT * FROM share_request_view WHERE request_id = $1", request_id)
+    return rows[0] if rows else None
+
+
+async def hub_queue(
+    store: ReadModelQueries,
+    *,
+    stages: Sequence[str],
+    rag: str | None,
+    after: tuple[int, datetime, UUID] | None,
+    limit: int,
+) -> list[Row]:
+    """Requests in ``stages`` by time left to act, the most urgent first; those after
+    ``after`` (its ``queue_rank, queue_due_at, request_id``), at most ``limit``."""
+    return await store.query(
+        "SELECT * FROM share_request_view"
+        " WHERE stage = ANY($1::text[]) AND ($2::text IS NULL OR rag = $2)"
+        " AND ($3::smallint IS NULL OR (queue_rank, queue_due_at, request_id) > ($3, $4, $5))"
+        " ORDER BY queue_rank, queue_due_at, request_id LIMIT $6",
+        list(stages),
+        rag,
+        *(after or (None, None, None)),
+        limit,
+    )
+
+
+async def raised_by(
+    store: ReadModelQueries,
+    *,
+    agency: str,
+    before: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[Row]:
+    """Requests ``agency`` raised, the newest first; those before ``before``
+    (its ``raised_at, request_id``), at most ``limit``."""
+    return await store.query(
+        "SELECT * FROM share_request_view WHERE referrer_agency = $1"
+        " AND ($2::timestamptz IS NULL OR (raised_at, request_id) < ($2, $3))"
+        " ORDER BY raised_at DESC, request_id DESC LIMIT $4",
+        agency,
+        *(before or (None, None)),
+        limit,
+    )
+
+
+# ----------------------------------------------------------------------- disclosures
+
+
+async def disclosure(store: ReadModelQueries, *, disclosure_id: UUID) -> Row | None:
+    rows = await store.query(
+        "SELECT * FROM disclosure_view WHERE disclosure_id = $1", disclosure_id
+    )
+    return rows[0] if rows else None
+
+
+async def disclosures_of_request(store: ReadModelQueries, *, request_id: UUID) -> list[Row]:
+    return await store.query(
+        "SELECT * FROM disclosure_view WHERE request_id = $1 ORDER BY agency", request_id
+    )
+
+
+async def disclosures_to(
+    store: ReadModelQueries,
+    *,
+    agency: str,
+    before: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[Row]:
+    """Disclosures sent to ``agency``, the newest first; those before ``before``
+    (its ``sent_at, disclosure_id``), at most ``limit``."""
+    return await store.query(
+        "SELECT * FROM disclosure_view WHERE agency = $1"
+        " AND ($2::timestamptz IS NULL OR (sent_at, disclosure_id) < ($2, $3))"
+        " ORDER BY sent_at DESC, disclosure_id DESC LIMIT $4",
+        agency,
+        *(before or (None, None)),
+        limit,
+    )
+
+
+# ----------------------------------------------------------------------- advice
+
+
+async def advice_request(store: ReadModelQueries, *, advice_id: UUID) -> Row | None:
+    rows = await store.query("SELECT * FROM advice_view WHERE advice_id = $1", advice_id)
+    return rows[0] if rows else None
+
+
+async def advice_of_request(store: ReadModelQueries, *, request_id: UUID) -> list[Row]:
+    return await store.query(
+        "SELECT * FROM advice_view WHERE request_id = $1 ORDER BY sought_at", request_id
+    )
+
+
+async def advice_inbox(
+    store: ReadModelQueries, *, after: tuple[int, datetime, UUID] | None, limit: int
+) -> list[Row]:
+    """Unanswered advice requests first, soonest due first; those after ``after`` (its
+    ``answered_rank, due_by, advice_id``; ``answered_rank`` is 1 once answered)."""
+    return await store.query(
+        "SELECT *, (answered_at IS NOT NULL)::int AS answered_rank FROM advice_view"
+        " WHERE ($1::int IS NULL OR ((answered_at IS NOT NULL)::int, due_by, advice_id)"
+        " > ($1, $2, $3))"
+        " ORDER BY (answered_at IS NOT NULL)::int, due_by, advice_id LIMIT $4",
+        *(after or (None, None, None)),
+        limit,
+    )
+
+
+# ----------------------------------------------------------------------- API clients
+
+
+async def api_clients(store: ReadModelQueries) -> list[Row]:
+    """Every API client, the oldest first (never a key: the view holds none)."""
+    return await store.query("SELECT * FROM api_client_view ORDER BY created_at")
+
+
+# ----------------------------------------------------------------------- idempotency keys
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdempotencyKeyUse:
+    first: bool  # this call remembered the key
+    body_digest: bytes  # the digest the key was first used with
+
+
+async def remember_idempotency_key(
+    store: PostgresEventStore,
+    *,
+    client_id: UUID,
+    key: str,
+    body_digest: bytes,
+    request_id: UUID,
+) -> IdempotencyKeyUse:
+    """Remember ``key`` with the body's digest, unless the client used it before."""
+    async with store.transaction() as session:
+        inserted = await session.fetchrow(
+            "INSERT INTO idempotency_keys (client_id, key, body_digest, request_id)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (client_id, key) DO NOTHING RETURNING key",
+            client_id,
+            key,
+            body_digest,
+            request_id,
+        )
+        if inserted is not None:
+            return IdempotencyKeyUse(first=True, body_digest=body_digest)
+        first = await session.fetchrow(
+            "SELECT body_digest FROM idempotency_keys WHERE client_id = $1 AND key = $2",
+            client_id,
+            key,
+        )
+    assert first is not None  # keys are never deleted
+    return IdempotencyKeyUse(first=False, body_digest=bytes(first["body_digest"]))

@@ -172,12 +172,13 @@ def keys_list() -> None:
     from rich.table import Table
 
     from events.read_models.projector import Projector
+    from events.read_models.queries import api_clients
     from workers.resources import open_event_store
 
     async def run() -> int:
         async with await open_event_store(Settings(), max_connections=2) as store:
             await Projector(store).catch_up()
-            rows = await store.query("SELECT * FROM api_client_view ORDER BY created_at")
+            rows = await api_clients(store)
         table = Table(title="API clients")
         for column in ("client id", "name", "role", "agency", "created", "revoked"):
             table.add_column(column)

@@ -1,7 +1,7 @@
 """Reading requests, disclosures and advice for people: need-to-know and the access log.
 
 What the API (and the operator CLI) shows comes from here. Lists read the read
-models (:mod:`events.read_models.projector`); a single record's personal data (who the
+models (:mod:`events.read_models.queries`); a single record's personal data (who the
 child is) is read from the event store, decrypted with the request's key, and
 only for those who may see it. Every read of one request or disclosure by a
 person (an auditor's read of a request's raw events too) appends
@@ -32,6 +32,7 @@ from uuid import UUID
 from events.access import RecordViewed, access_log_stream
 from events.envelope import Actor, RecordedEvent
 from events.postgres import PostgresEventStore
+from events.read_models import queries
 from events.read_models.replay import RequestReplay, RequestState, replay_request_at
 from events.share_requests import ShareRequestRaised, request_id_of, stream_id_for
 from events.store import EventStore
@@ -75,7 +76,7 @@ def _encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, kinds: tuple[type, ...]) -> list[Any]:
+def _decode_cursor(cursor: str, kinds: tuple[type, ...]) -> tuple[Any, ...]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -89,7 +90,7 @@ def _decode_cursor(cursor: str, kinds: tuple[type, ...]) -> list[Any]:
                 decoded.append(UUID(value))
             else:
                 decoded.append(kind(value))
-        return decoded
+        return tuple(decoded)
     except (ValueError, TypeError) as e:
         raise InvalidCursor() from e
 
@@ -121,16 +122,9 @@ class Records:
     ) -> Page:
         """Requests by time left to act, the most urgent first (see the read model)."""
         limit = _limit(limit)
-        after = _decode_cursor(cursor, (int, datetime, UUID)) if cursor else [None, None, None]
-        rows = await self._store.query(
-            "SELECT * FROM share_request_view"
-            " WHERE stage = ANY($1::text[]) AND ($2::text IS NULL OR rag = $2)"
-            " AND ($3::smallint IS NULL OR (queue_rank, queue_due_at, request_id) > ($3, $4, $5))"
-            " ORDER BY queue_rank, queue_due_at, request_id LIMIT $6",
-            list(stages),
-            rag,
-            *after,
-            limit + 1,
+        after = _decode_cursor(cursor, (int, datetime, UUID)) if cursor else None
+        rows = await queries.hub_queue(
+            self._store, stages=stages, rag=rag, after=after, limit=limit + 1
         )
         now = datetime.now(UTC)
         return _page(
@@ -152,12 +146,8 @@ class Records:
             "child": raised.data["child"],
             "details": raised.data["details"],
             "redacted": raised.redacted,
-            "disclosures": await self._store.query(
-                "SELECT * FROM disclosure_view WHERE request_id = $1 ORDER BY agency", request_id
-            ),
-            "advice": await self._store.query(
-                "SELECT * FROM advice_view WHERE request_id = $1 ORDER BY sought_at", request_id
-            ),
+            "disclosures": await queries.disclosures_of_request(self._store, request_id=request_id),
+            "advice": await queries.advice_of_request(self._store, request_id=request_id),
             "timeline": [timeline_entry(e) for e in events],
         }
 
@@ -166,15 +156,7 @@ class Records:
     async def raised_by(self, agency: str, *, cursor: str | None, limit: int = 50) -> Page:
         limit = _limit(limit)
         before = _decode_cursor(cursor, (datetime, UUID)) if cursor else None
-        rows = await self._store.query(
-            "SELECT * FROM share_request_view WHERE referrer_agency = $1"
-            " AND ($2::timestamptz IS NULL OR (raised_at, request_id) < ($2, $3))"
-            " ORDER BY raised_at DESC, request_id DESC LIMIT $4",
-            agency,
-            before[0] if before else None,
-            before[1] if before else None,
-            limit + 1,
-        )
+        rows = await queries.raised_by(self._store, agency=agency, before=before, limit=limit + 1)
         return _page([_for_referrer(r) for r in rows], limit, ("raised_at", "request_id"))
 
     async def raised_request(
@@ -195,14 +177,8 @@ class Records:
     async def disclosures_to(self, agency: str, *, cursor: str | None, limit: int = 50) -> Page:
         limit = _limit(limit)
         before = _decode_cursor(cursor, (datetime, UUID)) if cursor else None
-        rows = await self._store.query(
-            "SELECT * FROM disclosure_view WHERE agency = $1"
-            " AND ($2::timestamptz IS NULL OR (sent_at, disclosure_id) < ($2, $3))"
-            " ORDER BY sent_at DESC, disclosure_id DESC LIMIT $4",
-            agency,
-            before[0] if before else None,
-            before[1] if before else None,
-            limit + 1,
+        rows = await queries.disclosures_to(
+            self._store, agency=agency, before=before, limit=limit + 1
         )
         return _page(rows, limit, ("sent_at", "disclosure_id"))
 
@@ -218,12 +194,10 @@ class Records:
 
     async def disclosure_row(self, disclosure_id: UUID, *, agency: str | None) -> dict[str, Any]:
         """The disclosure's row, if it was sent to ``agency`` (no access-log entry)."""
-        rows = await self._store.query(
-            "SELECT * FROM disclosure_view WHERE disclosure_id = $1", disclosure_id
-        )
-        if not rows or rows[0]["agency"] != agency:
+        row = await queries.disclosure(self._store, disclosure_id=disclosure_id)
+        if row is None or row["agency"] != agency:
             raise RecordNotFound("disclosure", disclosure_id)
-        return rows[0]
+        return row
 
     # ------------------------------------------------------------------ advisors
 
@@ -231,16 +205,7 @@ class Records:
         """Unanswered advice requests first, soonest due first; packets only."""
         limit = _limit(limit)
         after = _decode_cursor(cursor, (int, datetime, UUID)) if cursor else None
-        rows = await self._store.query(
-            "SELECT *, (answered_at IS NOT NULL)::int AS answered_rank FROM advice_view"
-            " WHERE ($1::int IS NULL OR ((answered_at IS NOT NULL)::int, due_by, advice_id)"
-            " > ($1, $2, $3))"
-            " ORDER BY (answered_at IS NOT NULL)::int, due_by, advice_id LIMIT $4",
-            after[0] if after else None,
-            after[1] if after else None,
-            after[2] if after else None,
-            limit + 1,
-        )
+        rows = await queries.advice_inbox(self._store, after=after, limit=limit + 1)
         page = _page(rows, limit, ("answered_rank", "due_by", "advice_id"))
         return Page(
             items=[await self._for_advisor(row) for row in page.items],
@@ -251,10 +216,10 @@ class Records:
         return await self._for_advisor(await self.advice_row(advice_id))
 
     async def advice_row(self, advice_id: UUID) -> dict[str, Any]:
-        rows = await self._store.query("SELECT * FROM advice_view WHERE advice_id = $1", advice_id)
-        if not rows:
+        row = await queries.advice_request(self._store, advice_id=advice_id)
+        if row is None:
             raise RecordNotFound("advice request", advice_id)
-        return rows[0]
+        return row
 
     async def _for_advisor(self, row: dict[str, Any]) -> dict[str, Any]:
         events = await self._store.read_stream(stream_id_for(row["request_id"]))
@@ -325,12 +290,10 @@ class Records:
     # ------------------------------------------------------------------ shared
 
     async def request_row(self, request_id: UUID) -> dict[str, Any]:
-        rows = await self._store.query(
-            "SELECT * FROM share_request_view WHERE request_id = $1", request_id
-        )
-        if not rows:
+        row = await queries.share_request(self._store, request_id=request_id)
+        if row is None:
             raise RecordNotFound("share request", request_id)
-        return rows[0]
+        return row
 
     async def _viewed(
         self, viewer: ApiClient, request_id: UUID, record: str, record_id: UUID, via: str

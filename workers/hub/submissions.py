@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from events.postgres import PostgresEventStore
+from events.read_models.queries import remember_idempotency_key
 from workers.hub.clients import ApiClient
 from workers.hub.share_requests import (
     RequestAlreadyRaised,
@@ -89,23 +90,9 @@ async def _first_use(
     digest = hashlib.sha256(
         json.dumps(submission.model_dump(mode="json"), sort_keys=True).encode()
     ).digest()
-    async with store.transaction() as session:
-        inserted = await session.fetchrow(
-            "INSERT INTO idempotency_keys (client_id, key, body_digest, request_id)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (client_id, key) DO NOTHING RETURNING key",
-            agency.client_id,
-            key,
-            digest,
-            request_id,
-        )
-        if inserted is not None:
-            return True
-        first = await session.fetchrow(
-            "SELECT body_digest FROM idempotency_keys WHERE client_id = $1 AND key = $2",
-            agency.client_id,
-            key,
-        )
-    assert first is not None
-    if first["body_digest"] != digest:
+    use = await remember_idempotency_key(
+        store, client_id=agency.client_id, key=key, body_digest=digest, request_id=request_id
+    )
+    if use.body_digest != digest:
         raise IdempotencyKeyReused(key)
-    return False
+    return use.first
