@@ -24,7 +24,7 @@ from events.postgres import PostgresEventStore
 from events.share_requests import stream_id_for
 from tests.workflows.scenario import CHILD_NAME, POLICE, raise_request
 from workers.cli.app import app
-from workers.cli.operator import duration
+from workers.cli.operator_views import duration
 from workers.hub.clients import ApiClients
 from workers.hub.share_requests import ShareRequestService, ShareRequestSubmission
 from workers.settings import Settings
