@@ -2,9 +2,9 @@
 
 ``api`` builds the app with :func:`workers.processes.api.sharehub_app` (the API and
 the console) around the test's own store, Temporal client, worker (a task queue of
-the test's own) and a live projector, and talks to it through httpx's ASGI transport. It holds one key for
-every role, and for three agencies: the referrer of :func:`raise_body`, one of its
-recipients, and one that is neither.
+the test's own) and a live projector, and talks to it through httpx's ASGI transport.
+It holds one key for every role, and for three agencies: the referrer of
+:func:`raise_body`, one of its recipients, and one that is neither.
 """
 
 from __future__ import annotations
