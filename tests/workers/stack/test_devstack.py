@@ -34,7 +34,7 @@ from workers.stack.devstack import mask_password
 from workers.stack.embedded import EmbeddedNats, ServiceDidNotStart, free_port
 from workers.stack.probes import probe_nats, probe_postgres, probe_temporal
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 STUBBORN_CHILD = (
     "import signal, time\n"
     "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
