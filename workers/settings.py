@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -146,13 +147,18 @@ class Settings(BaseSettings):
         path = self.home / file_name
         if not path.exists():
             self.home.mkdir(parents=True, exist_ok=True)
+            # Written aside, then linked into place: the processes `sharehub up` starts
+            # together find no file or the whole secret, never one still being written.
+            with tempfile.NamedTemporaryFile(  # mode 0600
+                dir=self.home, prefix=f".{file_name}.", delete=False
+            ) as out:
+                out.write(base64.b64encode(os.urandom(32)))
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.link(out.name, path)
             except FileExistsError:  # another process made it first: use theirs
                 pass
-            else:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(base64.b64encode(os.urandom(32)))
+            finally:
+                os.unlink(out.name)
         return path.read_bytes()
 
     def resolved_audit_signing_key_file(self) -> Path:
