@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", description="Where `sharehub api` listens.")
     api_port: int = Field(default=8000, description="The port `sharehub api` listens on.")
     api_url: str | None = Field(default=None, description="The API's URL, for clients.")
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="The largest request body `sharehub api` reads; a larger one is refused (413).",
+    )
     policy_file: Path = Field(
         default=Path("policy/demo-dsa.toml"),
         description="The data sharing agreement (TOML) new share requests are checked against.",

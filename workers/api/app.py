@@ -3,7 +3,7 @@
 ``build_app(context)`` wires the routes to the hub's resources
 (:class:`~workers.hub.context.HubContext`), given open or opened later by a lifespan.
 ``sharehub api`` (:mod:`workers.processes.api`) serves it with the web console
-mounted beside it.
+mounted beside it; the edge (:mod:`workers.api.edge`) wraps both.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from temporalio.service import RPCError
 
 from workers.api import advisors, agencies, auditors, health, hub
 from workers.api.context import storable_text
+from workers.api.edge import BodyLimit
 from workers.api.problems import document_problems, install_problem_handlers, problem_response
 from workers.hub.context import HubContext
 
@@ -46,6 +47,8 @@ def build_app(context: HubContext | None = None, *, lifespan: object = None) -> 
         app.state.context = context
     install_problem_handlers(app)
     document_problems(app)
+    # The edge, for every route mounted on this app (the console's pages too).
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(RPCError)
     async def _temporal(request: Request, error: RPCError) -> JSONResponse:

@@ -1,0 +1,107 @@
+"""The HTTP edge: what every request and response passes through, API and console alike.
+
+:class:`BodyLimit` refuses a request body larger than ``SHAREHUB_MAX_BODY_BYTES``
+with a 413 problem before anything reads it whole: a declared ``Content-Length``
+over the limit is refused before a byte of the body is received; a body without
+one (chunked) is counted as it arrives, and refused as soon as it passes the limit.
+Authentication comes after the body has been read (the app's dependencies read it
+first), so this bounds what an unauthenticated caller can make the process hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from workers.api.problems import MEDIA_TYPE, TYPE_PREFIX, Problem
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class _BodyTooLarge(Exception):
+    """Raised into whatever is reading the body once it passes the limit."""
+
+
+def _limit_of(scope: Scope) -> int:
+    """The configured limit, read per request: the app's resources may open after it is built."""
+    context = getattr(scope["app"].state, "context", None) if "app" in scope else None
+    settings = getattr(context, "settings", None)
+    return int(getattr(settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES))
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_too_large(scope: Scope, send: Send, limit: int) -> None:
+    problem = Problem(
+        type=TYPE_PREFIX + "body-too-large",
+        title="The request body is too large",
+        status=413,
+        detail=f"a request body may be at most {limit} bytes",
+        instance=scope.get("path"),
+    )
+    body = json.dumps(problem.model_dump(exclude_none=True)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),  # the rest of the body is never read
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """413 for a request body over the limit, declared or streamed (see the module)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = _limit_of(scope)
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
+            await _send_too_large(scope, send, limit)
+            return
+        received = 0
+        too_large = False
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    too_large = True
+                    raise _BodyTooLarge()
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if too_large:
+                return  # whatever the app made of the cut-off body: 413 is the answer
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        with contextlib.suppress(_BodyTooLarge):
+            await self.app(scope, counted_receive, guarded_send)
+        if too_large and not started:
+            await _send_too_large(scope, send, limit)
