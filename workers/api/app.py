@@ -16,7 +16,7 @@ from temporalio.service import RPCError
 
 from workers.api import advisors, agencies, auditors, health, hub
 from workers.api.context import storable_text
-from workers.api.edge import BodyLimit
+from workers.api.edge import install_edge
 from workers.api.problems import document_problems, install_problem_handlers, problem_response
 from workers.hub.context import HubContext
 
@@ -48,7 +48,7 @@ def build_app(context: HubContext | None = None, *, lifespan: object = None) -> 
     install_problem_handlers(app)
     document_problems(app)
     # The edge, for every route mounted on this app (the console's pages too).
-    app.add_middleware(BodyLimit)
+    install_edge(app)
 
     @app.exception_handler(RPCError)
     async def _temporal(request: Request, error: RPCError) -> JSONResponse:

@@ -10,10 +10,10 @@ page instead, with the same decision behind it:
     FormExpired (no valid CSRF token)       403 page; nothing was done
     EventStoreError, Temporal RPCError      503 page
 
-Every console response carries a Content-Security-Policy with a fresh nonce (the
-only inline script is GOV.UK's ``js-enabled`` line), ``no-store`` (pages show
-personal data) and no framing. Business refusals (the workflow's validator) are not
-errors here: each page shows them beside its form.
+The edge (``workers.api.edge``, around the whole app) gives every page its
+security headers: a Content-Security-Policy without inline script, ``no-store``
+(pages show personal data) and no framing. Business refusals (the workflow's
+validator) are not errors here: each page shows them beside its form.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import quote
@@ -47,23 +46,6 @@ logger = logging.getLogger(__name__)
 SETTLE_SECONDS = 5.0
 
 
-def content_security_policy(nonce: str) -> str:
-    return "; ".join(
-        (
-            "default-src 'self'",
-            f"script-src 'self' 'nonce-{nonce}'",
-            "style-src 'self'",
-            "img-src 'self' data:",
-            "font-src 'self'",
-            "connect-src 'self'",
-            "object-src 'none'",
-            "base-uri 'none'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        )
-    )
-
-
 class ConsoleRoute(APIRoute):
     """A route of the console: its failures become pages (see the module docstring)."""
 
@@ -71,8 +53,6 @@ class ConsoleRoute(APIRoute):
         handle = super().get_route_handler()
 
         async def console_page(request: Request) -> Response:
-            nonce = secrets.token_urlsafe(16)
-            request.state.csp_nonce = nonce
             unavailable: str | None = getattr(request.app.state, "console_unavailable", None)
             if unavailable is not None:
                 response: Response = error_page(
@@ -81,11 +61,6 @@ class ConsoleRoute(APIRoute):
             else:
                 response = await _answered(handle, request)
             write_cookies(request, response)
-            response.headers["Content-Security-Policy"] = content_security_policy(nonce)
-            response.headers["Cache-Control"] = "no-store"
-            response.headers["X-Content-Type-Options"] = "nosniff"
-            response.headers["X-Frame-Options"] = "DENY"
-            response.headers["Referrer-Policy"] = "same-origin"
             return response
 
         return console_page

@@ -2,8 +2,9 @@
 
 Templates live in ``workers/console/templates``; GOV.UK Frontend's component macros
 come from ``govuk-frontend-jinja`` under the ``govuk_frontend_jinja/`` prefix. Every
-page extends ``base.html``, which needs the signed-in person, the session's CSRF
-token and the response's CSP nonce: :func:`render` supplies them from the request.
+page extends ``base.html`` (on ``govuk_template.html``: GOV.UK's page template without
+its inline script), which needs the signed-in person and the session's CSRF token:
+:func:`render` supplies them from the request.
 """
 
 from __future__ import annotations
@@ -72,7 +73,6 @@ def render(request: Request, template: str, status_code: int = 200, **page: Any)
         "request": request,
         "person": session.client if session else None,
         "csrf_token": session.csrf_token if session else "",
-        "cspNonce": getattr(request.state, "csp_nonce", ""),
         "current_path": request.url.path,
         **page,
     }
