@@ -17,7 +17,7 @@ uv:
 sync: uv
 	$(UV) sync --locked --python $(PYTHON)
 
-# The console's front-end packages (GOV.UK Frontend, htmx), as package-lock.json pins
+# The front-end packages (GOV.UK Frontend, htmx; swagger-ui for /docs), as package-lock.json pins
 # them; `npm ci` runs only when node_modules is missing or older than the lock.
 assets: node_modules/.package-lock.json
 

@@ -16,6 +16,7 @@ from temporalio.service import RPCError
 
 from workers.api import advisors, agencies, auditors, health, hub
 from workers.api.context import storable_text
+from workers.api.docs import install_docs
 from workers.api.edge import install_edge
 from workers.api.problems import document_problems, install_problem_handlers, problem_response
 from workers.hub.context import HubContext
@@ -42,6 +43,8 @@ def build_app(context: HubContext | None = None, *, lifespan: object = None) -> 
         description=DESCRIPTION,
         lifespan=lifespan,  # type: ignore[arg-type]
         dependencies=[Depends(storable_text)],
+        docs_url=None,  # install_docs: from packaged files, not a CDN
+        redoc_url=None,
     )
     if context is not None:
         app.state.context = context
@@ -49,6 +52,7 @@ def build_app(context: HubContext | None = None, *, lifespan: object = None) -> 
     document_problems(app)
     # The edge, for every route mounted on this app (the console's pages too).
     install_edge(app)
+    install_docs(app)
 
     @app.exception_handler(RPCError)
     async def _temporal(request: Request, error: RPCError) -> JSONResponse:

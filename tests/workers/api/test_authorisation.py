@@ -40,8 +40,7 @@ class Rule:
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/openapi.json"): Rule(PUBLIC),
     ("GET", "/docs"): Rule(PUBLIC),
-    ("GET", "/docs/oauth2-redirect"): Rule(PUBLIC),
-    ("GET", "/redoc"): Rule(PUBLIC),
+    ("GET", "/docs/swagger-init.js"): Rule(PUBLIC),
     ("GET", "/healthz"): Rule(PUBLIC),
     ("GET", "/readyz"): Rule(PUBLIC),
     ("GET", "/asyncapi"): Rule(PUBLIC),
