@@ -2,7 +2,8 @@
 
 Client, worker, replayer and tests all use :func:`data_converter`: pydantic
 models in and out (``pydantic_data_converter``), every payload encrypted by
-:class:`~workers.temporal.codec.EncryptionCodec`, and failure messages and stack
+:class:`~workers.temporal.codec.EncryptionCodec` (and any payload sharehub did not
+send refused, as :class:`~workers.temporal.codec.PayloadRefused`), and failure messages and stack
 traces moved into the encrypted payloads too, since an error message can name
 a child. A process connects with::
 
@@ -15,14 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from workers.settings import Settings
-from workers.temporal.codec import EncryptionCodec
+from workers.temporal.codec import EncryptionCodec, RefusingPayloadConverter
 
 # How long to wait, once the client is dropped, for its Rust core to close the
 # connection on threads of its own: those threads abort the interpreter if it is
@@ -31,11 +32,16 @@ from workers.temporal.codec import EncryptionCodec
 _CLIENT_SHUTDOWN_GRACE = 0.1
 
 
-def data_converter(master_key: bytes) -> DataConverter:
-    """Pydantic payloads, encrypted under the deployment's payload key."""
+def data_converter(master_key: bytes, *, old_master_keys: Sequence[bytes] = ()) -> DataConverter:
+    """Pydantic payloads, encrypted under the deployment's payload key.
+
+    Payloads under the keys of ``old_master_keys`` (a rotation under way) still
+    open; any other payload is refused.
+    """
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec.for_master_key(master_key),
+        payload_converter_class=RefusingPayloadConverter,
+        payload_codec=EncryptionCodec.for_master_key(master_key, old_master_keys=old_master_keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 

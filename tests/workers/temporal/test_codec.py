@@ -1,5 +1,5 @@
 """The Temporal payload codec: encrypted on the way in, plain again on the way out,
-and nothing readable in Temporal's own history."""
+nothing readable in Temporal's own history, and nothing accepted that sharehub did not send."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from temporalio import activity, workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import History
 from temporalio.client import Client, WorkflowFailureError
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -20,10 +21,11 @@ from workers.temporal.client import data_converter
 from workers.temporal.codec import (
     ENCRYPTED_ENCODING,
     KEY_ID_METADATA,
+    REFUSAL_METADATA,
     EncryptionCodec,
-    PayloadTampered,
-    UnknownPayloadKey,
+    PayloadRefused,
     derive_payload_key,
+    is_refused,
     key_id_of,
 )
 
@@ -73,34 +75,82 @@ async def test_every_process_of_a_deployment_derives_the_same_key() -> None:
     assert derive_payload_key(MASTER_KEY) != MASTER_KEY  # never the master key itself
 
 
+async def refusal_of(codec: EncryptionCodec, payload: Payload) -> str:
+    """Why ``codec`` refuses ``payload``: decode leaves a marker holding only the reason."""
+    [decoded] = await codec.decode([payload])
+    assert is_refused(decoded), f"{payload} was accepted"
+    assert decoded.data == b""
+    assert set(decoded.metadata) == {"encoding", REFUSAL_METADATA}
+    return decoded.metadata[REFUSAL_METADATA].decode()
+
+
+async def test_plain_payloads_are_refused_without_repeating_them() -> None:
+    codec = EncryptionCodec.for_master_key(MASTER_KEY)
+
+    for plain in (json_payload(CHILD_NAME), Payload(), Payload(metadata={"encoding": b"x"})):
+        assert await refusal_of(codec, plain) == "it is not encrypted"
+
+
 async def test_tampered_ciphertext_is_refused() -> None:
     codec = EncryptionCodec.for_master_key(MASTER_KEY)
     [encoded] = await codec.encode([json_payload(CHILD_NAME)])
     flipped = bytearray(encoded.data)
     flipped[-1] ^= 0x01
 
-    for data in (bytes(flipped), encoded.data[:20], b""):
+    for data in (bytes(flipped), encoded.data[:20], encoded.data[:5], b""):
         tampered = Payload(metadata=encoded.metadata, data=data)
-        with pytest.raises(PayloadTampered, match=codec.key_id):
-            await codec.decode([tampered])
+        reason = await refusal_of(codec, tampered)
+        assert reason == (
+            f"it failed authentication under key id {codec.key_id}: altered or truncated"
+        )
 
 
-async def test_a_payload_of_another_deployment_is_a_clear_error() -> None:
+async def test_a_payload_of_another_deployment_is_refused() -> None:
     ours = EncryptionCodec.for_master_key(MASTER_KEY)
     theirs = EncryptionCodec.for_master_key(OTHER_MASTER_KEY)
     [foreign] = await theirs.encode([json_payload(CHILD_NAME)])
 
-    with pytest.raises(UnknownPayloadKey, match=theirs.key_id) as raised:
-        await ours.decode([foreign])
-    assert raised.value.key_id == theirs.key_id
-    assert "SHAREHUB_MASTER_KEY" in str(raised.value)
+    assert await refusal_of(ours, foreign) == (
+        f"it is encrypted under key id {theirs.key_id}, which is not this deployment's"
+    )
 
 
-async def test_plain_payloads_pass_through_decode() -> None:
+async def test_a_key_id_chosen_by_the_sender_is_not_repeated_unless_it_looks_like_one() -> None:
     codec = EncryptionCodec.for_master_key(MASTER_KEY)
-    assert await codec.decode([json_payload("written before encryption")]) == [
-        json_payload("written before encryption")
-    ]
+    forged = Payload(
+        metadata={"encoding": ENCRYPTED_ENCODING, KEY_ID_METADATA: b"\n2024 admin signed"},
+        data=b"x" * 40,
+    )
+
+    assert "(unreadable)" in await refusal_of(codec, forged)
+
+
+async def test_payloads_under_a_still_accepted_old_key_open() -> None:
+    old = EncryptionCodec.for_master_key(OTHER_MASTER_KEY)
+    rotating = EncryptionCodec.for_master_key(MASTER_KEY, old_master_keys=[OTHER_MASTER_KEY])
+    [written_before] = await old.encode([json_payload(CHILD_NAME)])
+
+    assert await rotating.decode([written_before]) == [json_payload(CHILD_NAME)]
+    [written_now] = await rotating.encode([json_payload("x")])
+    assert written_now.metadata[KEY_ID_METADATA] == rotating.key_id.encode()  # the new key
+    assert rotating.accepted_key_ids == {old.key_id, rotating.key_id}
+    assert is_refused((await old.decode([written_now]))[0])  # the old deployment: not back
+
+
+async def test_the_data_converter_raises_a_non_retryable_refusal_for_a_refused_payload() -> None:
+    converter = data_converter(MASTER_KEY)
+    theirs = data_converter(OTHER_MASTER_KEY)
+    referral = ChildReferral(child_name=CHILD_NAME, concern="not collected from school")
+
+    for payloads in (
+        await pydantic_data_converter.encode([referral]),  # plaintext, as the CLI sends
+        await theirs.encode([referral]),
+    ):
+        with pytest.raises(PayloadRefused) as raised:
+            await converter.decode(payloads, [ChildReferral])
+        assert raised.value.non_retryable
+        assert raised.value.type == "PayloadRefused"
+        assert "Okafor" not in str(raised.value)
 
 
 def test_keys_must_be_32_bytes() -> None:
