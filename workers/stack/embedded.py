@@ -359,6 +359,10 @@ class EmbeddedTemporal(EmbeddedServer):
 
     async def start(self) -> None:
         self._fresh_log()
+        # Loopback only: anyone who reaches the frontend can start, signal and update
+        # workflows (sharehub's codec refuses what it did not send, but not a terminate),
+        # and the UI shows every history. The UI and the HTTP and metrics ports follow
+        # --ip; --ui-ip says so explicitly.
         command = [
             str(_VENV_BIN / "temporal"),
             *("server", "start-dev"),
@@ -372,7 +376,8 @@ class EmbeddedTemporal(EmbeddedServer):
             command += ["--headless"]
         else:
             # The news feed is fetched from the internet, which a local stack does not need.
-            command += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+            command += ["--ui-ip", LOOPBACK, "--ui-port", str(self.ui_port)]
+            command += ["--ui-disable-news-fetch"]
         await self._run_until_ready(
             command,
             lambda: probe_temporal(self.address, namespace=self.namespace),
