@@ -35,7 +35,7 @@ _INLINE_SCRIPT = re.compile(r"<script>(?P<code>.*?)</script>", re.S)
 
 def _page_and_script(app: FastAPI) -> tuple[str, str]:
     """FastAPI's Swagger UI page on the packaged files, its inline script moved to a file."""
-    page = get_swagger_ui_html(
+    answer = get_swagger_ui_html(
         openapi_url=app.openapi_url or "/openapi.json",
         title=f"{app.title}: API reference",
         swagger_js_url=f"{SWAGGER_UI_URL}/swagger-ui-bundle.js",
@@ -43,7 +43,8 @@ def _page_and_script(app: FastAPI) -> tuple[str, str]:
         swagger_favicon_url="data:,",
         # No badge fetched from the public validator service.
         swagger_ui_parameters={"validatorUrl": None},
-    ).body.decode()
+    )
+    page = bytes(answer.body).decode()
     [inline] = _INLINE_SCRIPT.findall(page)
     html = _INLINE_SCRIPT.sub(f'<script src="{INIT_SCRIPT_PATH}"></script>', page)
     return html, inline
