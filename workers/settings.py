@@ -59,6 +59,15 @@ class Settings(BaseSettings):
         ge=1,
         description="The largest request body `sharehub api` reads; a larger one is refused (413).",
     )
+    failed_key_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Failed API key attempts a client address may make (API or console "
+        "sign-in) within the window below; after that it must wait (429, Retry-After).",
+    )
+    failed_key_window_seconds: float = Field(
+        default=300.0, gt=0, description="The window failed key attempts are counted in."
+    )
     policy_file: Path = Field(
         default=Path("policy/demo-dsa.toml"),
         description="The data sharing agreement (TOML) new share requests are checked against.",

@@ -17,7 +17,7 @@ from temporalio.service import RPCError
 from workers.api import advisors, agencies, auditors, health, hub
 from workers.api.context import storable_text
 from workers.api.docs import install_docs
-from workers.api.edge import install_edge
+from workers.api.edge import document_edge, install_edge
 from workers.api.problems import document_problems, install_problem_handlers, problem_response
 from workers.hub.context import HubContext
 
@@ -52,6 +52,7 @@ def build_app(context: HubContext | None = None, *, lifespan: object = None) -> 
     document_problems(app)
     # The edge, for every route mounted on this app (the console's pages too).
     install_edge(app)
+    document_edge(app)
     install_docs(app)
 
     @app.exception_handler(RPCError)

@@ -1,9 +1,11 @@
 """What every route needs: the opened resources, and who is calling in which role.
 
 Resources are opened once per process in the app's lifespan and kept in a
-:class:`~workers.hub.context.HubContext` on ``app.state``. :func:`caller` authenticates the API key;
-``permitted_to(work)`` lets a route's caller in by the shared permissions table (403
-otherwise), and each router names the roles it lets in (``HubStaff`` …).
+:class:`~workers.hub.context.HubContext` on ``app.state``. :func:`caller`
+authenticates the API key, refusing an address that failed too often
+(:mod:`workers.hub.throttle`); ``permitted_to(work)`` lets a route's caller in by the
+shared permissions table (403 otherwise), and each router names the roles it lets
+in (``HubStaff`` …).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from workers.hub.clients import ApiClient
 from workers.hub.context import HubContext
 from workers.hub.permissions import NotPermitted, Work
 from workers.hub.role_checks import role_check
+from workers.hub.throttle import key_attempts
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -79,15 +82,35 @@ def context(request: Request) -> HubContext:
 Context = Annotated[HubContext, Depends(context)]
 
 
+def client_address(request: Request) -> str:
+    """Where the request came from (behind a trusted proxy, as its X-Forwarded-For says)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def caller(
+    request: Request,
     hub: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiClient:
-    """The authenticated client; 401 without a valid, unrevoked key."""
+    """The authenticated client; 401 without a valid, unrevoked key, 429 after too many
+    failed attempts from the client's address (:mod:`workers.hub.throttle`)."""
+    throttle = key_attempts(request.app.state, hub.settings)
+    address = client_address(request)
+    wait = throttle.retry_after(address)
+    if wait is not None:
+        raise ProblemError(
+            429,
+            "too-many-key-attempts",
+            "Too many failed API key attempts",
+            f"too many failed API key attempts from this address: try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     client = (
         None if credentials is None else await hub.clients.authenticate(credentials.credentials)
     )
     if client is None:
+        if credentials is not None:
+            throttle.failed(address, door="API")
         raise ProblemError(
             401,
             "unauthenticated",

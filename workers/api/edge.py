@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -186,3 +187,36 @@ def install_edge(app: FastAPI) -> None:
         return SecurityHeaders(build())
 
     app.build_middleware_stack = build_with_headers  # type: ignore[method-assign]
+
+
+def document_edge(app: FastAPI) -> None:
+    """Say in the OpenAPI document what the edge may answer: 413 to any operation with a
+    body, 429 to any that takes a key (once its address has failed too often)."""
+    generate = app.openapi
+    problem = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "requestBody" in operation:
+                    responses.setdefault(
+                        "413", {"description": "The request body is too large", "content": problem}
+                    )
+                if "401" in responses:
+                    responses.setdefault(
+                        "429",
+                        {
+                            "description": "Too many failed API key attempts from this "
+                            "address: wait as Retry-After says",
+                            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                            "content": problem,
+                        },
+                    )
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -17,6 +19,7 @@ from workers.console.sessions import (
 from workers.console.templates import render
 from workers.hub.clients import ApiClient
 from workers.hub.context import HubContext
+from workers.hub.throttle import key_attempts
 from workflows.models import Role
 
 # Where each role starts (GET /); a role without pages of its own gets a page saying so.
@@ -36,6 +39,11 @@ def _safe_next(target: str | None) -> str | None:
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return None
     return target
+
+
+def _minutes(seconds: int) -> str:
+    minutes = math.ceil(seconds / 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def home_of(person: ApiClient) -> str:
@@ -68,8 +76,29 @@ async def sign_in(request: Request, form: CheckedForm) -> Response:
     key = str(form.get("key") or "").strip()
     target = _safe_next(str(form.get("next") or ""))
     context: HubContext = request.app.state.context
+    throttle = key_attempts(request.app.state, context.settings)
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(address)
+    if wait is not None:
+        response = render(
+            request,
+            "sign_in.html",
+            status_code=429,
+            next=target or "",
+            errors=[
+                {
+                    "text": "There have been too many attempts to sign in from your network. "
+                    f"Wait {_minutes(wait)}, then try again",
+                    "href": "#key",
+                }
+            ],
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     client = await context.clients.authenticate(key) if key else None
     if client is None:
+        if key:
+            throttle.failed(address, door="console sign-in")
         message = (
             "Enter your API key"
             if not key
