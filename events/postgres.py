@@ -204,7 +204,7 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
 
 
 async def connect(database_url: str) -> asyncpg.Connection:
-    """A plain connection with the owner's rights, for migrations and operations."""
+    """A plain connection with the rights of the URL's login: the owner's, for migrations."""
     try:
         return await asyncpg.connect(database_url)
     except _DRIVER_ERRORS as e:
@@ -286,7 +286,13 @@ class PostgresEventStore:
         max_connections: int = 10,
         max_batch_events: int = 1000,
     ) -> PostgresEventStore:
-        """Connect as the application role, which may only insert and read events."""
+        """Log in with ``database_url``: the application login ``sharehub_app``.
+
+        That login may only insert and read events, and is a member of no other role, so
+        nothing running in this process can ``RESET ROLE`` into more rights. Every
+        connection also sets its role to ``sharehub_app``: a no-op for that login, and for
+        a more privileged one (a test's superuser) the same rights for the store's work.
+        """
         try:
             pool = await asyncpg.create_pool(
                 database_url,
@@ -304,6 +310,15 @@ class PostgresEventStore:
             database_url=database_url,
             max_batch_events=max_batch_events,
         )
+
+    async def ping(self) -> str:
+        """The server's version, asked on a pooled connection: cheap enough for probes."""
+        try:
+            async with self._pool.acquire() as connection:
+                version = await connection.fetchval("SHOW server_version")
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+        return f"PostgreSQL {version}"
 
     async def close(self) -> None:
         for committer in self._committers:

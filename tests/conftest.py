@@ -20,8 +20,8 @@ from workers.stack.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedTempo
 
 
 @pytest.fixture(scope="session")
-async def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """The superuser's URL of database ``sharehub`` on a PostgreSQL of this session."""
+async def embedded_postgres() -> AsyncIterator[EmbeddedPostgres]:
+    """The PostgreSQL of this session, with its three logins (superuser, owner, application)."""
     # Outside pytest's own temporary folder: as root, PostgreSQL runs as another
     # user that must traverse the path, and every pytest start makes
     # /tmp/pytest-of-root private again, under a server another session runs.
@@ -29,9 +29,20 @@ async def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     try:
         # Not durable: the data dies with the session anyway, and fsync slows every commit.
         async with EmbeddedPostgres(scratch / "data", free_port(), durable=False) as postgres:
-            yield postgres.url
+            yield postgres
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(embedded_postgres: EmbeddedPostgres) -> str:
+    """The superuser's URL (through the Unix socket) of database ``sharehub``: for setting up.
+
+    Tests that open the store with it still act as ``sharehub_app`` (the store sets that
+    role); what the application login itself may do is tested in
+    tests/workers/stack/test_database_logins.py.
+    """
+    return embedded_postgres.url
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """Typed settings: the only place sharehub reads its environment.
 
-Every process takes ``SHAREHUB_DATABASE_URL``, ``SHAREHUB_TEMPORAL_ADDRESS`` and
-``SHAREHUB_NATS_URL``. When one is unset, the process looks for the stack that
+Every process takes ``SHAREHUB_DATABASE_URL`` (the application's database login),
+``SHAREHUB_TEMPORAL_ADDRESS`` and ``SHAREHUB_NATS_URL``; migrations alone take
+``SHAREHUB_OWNER_DATABASE_URL``. When one is unset, the process looks for the stack that
 ``sharehub up`` is running and recorded in its state file (``.sharehub/stack.json``),
 so a command typed in a second terminal finds the running stack by itself.
 """
@@ -28,6 +29,25 @@ AUDIT_SIGNING_KEY_FILE_NAME = "audit-signing.key"
 AUDIT_PUBLIC_KEY_FILE_NAME = "audit-signing.pub"
 
 
+def generated_secret(path: Path) -> bytes:
+    """32 random bytes, base64, kept in ``path`` (mode 600): made once, then read."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside, then linked into place: the processes `sharehub up` starts
+        # together find no file or the whole secret, never one still being written.
+        with tempfile.NamedTemporaryFile(  # mode 0600
+            dir=path.parent, prefix=f".{path.name}.", delete=False
+        ) as out:
+            out.write(base64.b64encode(os.urandom(32)))
+        try:
+            os.link(out.name, path)
+        except FileExistsError:  # another process made it first: use theirs
+            pass
+        finally:
+            os.unlink(out.name)
+    return path.read_bytes()
+
+
 class StackNotFound(RuntimeError):
     """A service address is neither configured nor published by a running ``sharehub up``."""
 
@@ -37,7 +57,13 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(
         default=None,
-        description="PostgreSQL URL of the database owner (migrations, operations).",
+        description="PostgreSQL URL of the application login `sharehub_app`, which every "
+        "process uses: it may add and read events, never change them.",
+    )
+    owner_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of the schema's owner, for migrations only. Without it, "
+        "SHAREHUB_DATABASE_URL when that is set, else the running stack's owner.",
     )
     temporal_address: str | None = Field(default=None, description="Temporal frontend host:port.")
     temporal_namespace: str = "default"
@@ -129,7 +155,16 @@ class Settings(BaseSettings):
         )
 
     def resolved_database_url(self) -> str:
+        """The application login: what every process and command uses."""
         return self._resolve(self.database_url, "database_url", "SHAREHUB_DATABASE_URL")
+
+    def resolved_owner_database_url(self) -> str:
+        """The owner's login, which only migrations use."""
+        return self._resolve(
+            self.owner_database_url or self.database_url,
+            "owner_database_url",
+            "SHAREHUB_OWNER_DATABASE_URL",
+        )
 
     def resolved_temporal_address(self) -> str:
         return self._resolve(self.temporal_address, "temporal_address", "SHAREHUB_TEMPORAL_ADDRESS")
@@ -158,22 +193,7 @@ class Settings(BaseSettings):
 
     def _secret_in_home(self, file_name: str) -> bytes:
         """32 random bytes, base64, kept under the home folder: made once, then read."""
-        path = self.home / file_name
-        if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            # Written aside, then linked into place: the processes `sharehub up` starts
-            # together find no file or the whole secret, never one still being written.
-            with tempfile.NamedTemporaryFile(  # mode 0600
-                dir=self.home, prefix=f".{file_name}.", delete=False
-            ) as out:
-                out.write(base64.b64encode(os.urandom(32)))
-            try:
-                os.link(out.name, path)
-            except FileExistsError:  # another process made it first: use theirs
-                pass
-            finally:
-                os.unlink(out.name)
-        return path.read_bytes()
+        return generated_secret(self.home / file_name)
 
     def resolved_audit_signing_key_file(self) -> Path:
         return self.audit_signing_key_file or self.home / AUDIT_SIGNING_KEY_FILE_NAME

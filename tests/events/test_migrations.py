@@ -39,3 +39,17 @@ async def test_an_edited_migration_is_refused(empty_database: str) -> None:
 def test_migrations_are_numbered_in_order() -> None:
     versions = [m.version for m in available_migrations()]
     assert versions == sorted(set(versions)) and versions[0] == 1
+
+
+async def test_migrating_is_refused_while_the_application_role_could_become_another(
+    empty_database: str, postgres_url: str
+) -> None:
+    superuser = await asyncpg.connect(postgres_url)
+    try:
+        await superuser.execute("GRANT pg_read_all_data TO sharehub_app")
+        with pytest.raises(MigrationError, match="sharehub_app is a member of another role"):
+            await migrate(empty_database)
+    finally:
+        await superuser.execute("REVOKE pg_read_all_data FROM sharehub_app")
+        await superuser.close()
+    assert "0005_least_privilege" in await migrate(empty_database)

@@ -245,7 +245,7 @@ def db_migrate() -> None:
     from events.postgres import migrate
 
     async def run() -> int:
-        applied = await migrate(Settings().resolved_database_url())
+        applied = await migrate(Settings().resolved_owner_database_url())
         typer.echo("\n".join(f"applied {name}" for name in applied) or "schema is up to date")
         return 0
 

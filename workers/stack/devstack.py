@@ -2,8 +2,9 @@
 
 ``sharehub up`` supervises, in this order: PostgreSQL, Temporal (with its web UI) and
 NATS JetStream, each embedded unless ``SHAREHUB_DATABASE_URL``, ``SHAREHUB_TEMPORAL_ADDRESS``
-or ``SHAREHUB_NATS_URL`` names a real one; then it migrates the event store's schema and
-starts sharehub's own processes (:data:`SHAREHUB_PROCESSES`). Data lives under the home
+or ``SHAREHUB_NATS_URL`` names a real one; then it migrates the event store's schema as the
+schema's owner and starts sharehub's own processes (:data:`SHAREHUB_PROCESSES`), which log in
+to PostgreSQL as the application login only. Data lives under the home
 folder (``.sharehub/`` by default), so the next ``up`` finds it again.
 
 Once everything answers, it publishes the addresses in the state file
@@ -109,7 +110,8 @@ SHAREHUB_PROCESSES: tuple[SharehubProcess, ...] = (
 class _Stack:
     """What is running: the addresses to publish, and our children in start order."""
 
-    database_url: str = ""
+    database_url: str = ""  # the application login
+    owner_database_url: str = ""  # the schema's owner: migrations only
     temporal_address: str = ""
     temporal_ui_url: str | None = None
     nats_url: str = ""
@@ -119,6 +121,7 @@ class _Stack:
     def published(self) -> dict[str, Any]:
         return {
             "database_url": self.database_url,
+            "owner_database_url": self.owner_database_url,
             "temporal_address": self.temporal_address,
             "temporal_ui_url": self.temporal_ui_url,
             "nats_url": self.nats_url,
@@ -218,11 +221,12 @@ async def _start(
     """Start what is not configured, filling in ``stack`` as each part answers."""
     if settings.database_url:
         stack.database_url = settings.database_url
+        stack.owner_database_url = settings.resolved_owner_database_url()
     else:
         postgres = await _start_embedded(
             stack, lambda ports: EmbeddedPostgres(home / "postgres", ports(POSTGRES_PORT))
         )
-        stack.database_url = postgres.url
+        stack.database_url, stack.owner_database_url = postgres.app_url, postgres.owner_url
 
     if settings.temporal_address:
         stack.temporal_address = settings.temporal_address
@@ -244,10 +248,11 @@ async def _start(
         )
         stack.nats_url = nats_server.url
 
-    await _migrate(stack.database_url)
+    await _migrate(stack.owner_database_url)
 
     environment = {
-        **os.environ,
+        # The owner's login is for migrations, which the children do not run.
+        **{k: v for k, v in os.environ.items() if k != "SHAREHUB_OWNER_DATABASE_URL"},
         "SHAREHUB_HOME": str(home),
         "SHAREHUB_DATABASE_URL": stack.database_url,
         "SHAREHUB_TEMPORAL_ADDRESS": stack.temporal_address,
@@ -365,7 +370,8 @@ def _publish(state_file: Path, published: dict[str, Any]) -> None:
 def _announce(stack: _Stack, home: Path) -> None:
     _say(
         "\nsharehub stack is up\n"
-        f"  database URL     {mask_password(stack.database_url)}\n"
+        f"  database URL     {mask_password(stack.database_url)}  (the application's login)\n"
+        f"  database owner   {mask_password(stack.owner_database_url)}  (migrations only)\n"
         f"  Temporal         {stack.temporal_address}\n"
         f"  Temporal UI      {stack.temporal_ui_url or '(not configured)'}\n"
         f"  NATS URL         {mask_password(stack.nats_url)}\n"

