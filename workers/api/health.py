@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from workers.api.context import Context
 from workers.api.schemas import Health
 from workers.bus.intake.asyncapi import intake_asyncapi
-from workers.stack.probes import probe_nats, probe_postgres, probe_temporal
+from workers.stack.probes import probe_nats, probe_temporal_client
 
 router = APIRouter(tags=["operations"])
 _PROBE_SECONDS = 3.0
@@ -28,9 +28,10 @@ async def readyz(hub: Context) -> JSONResponse:
     """PostgreSQL, Temporal and NATS all answer (503 naming the one that does not)."""
     settings = hub.settings
     probes: dict[str, Callable[[], Awaitable[str]]] = {
-        "postgres": lambda: probe_postgres(settings.resolved_database_url()),
-        "temporal": lambda: probe_temporal(
-            settings.resolved_temporal_address(), namespace=settings.temporal_namespace
+        # The store's pool, logged in as the application: no new connection per call.
+        "postgres": hub.store.ping,
+        "temporal": lambda: probe_temporal_client(
+            hub.temporal, namespace=settings.temporal_namespace
         ),
         "nats": lambda: probe_nats(settings.resolved_nats_url()),
     }

@@ -28,7 +28,9 @@ async def probe_postgres(url: str) -> str:
 
 
 async def probe_temporal(address: str, *, namespace: str = "default") -> str:
-    description = await _describe_temporal(address, namespace)
+    description = await probe_temporal_client(
+        await Client.connect(address, namespace=namespace), namespace=namespace
+    )
     # The client is gone by now, but its Rust core closes the connection on threads of its
     # own, which abort the interpreter if it is exiting meanwhile: a short-lived process
     # like `sharehub status` would crash one time in twenty (temporalio/sdk-python#300).
@@ -36,8 +38,8 @@ async def probe_temporal(address: str, *, namespace: str = "default") -> str:
     return description
 
 
-async def _describe_temporal(address: str, namespace: str) -> str:
-    client = await Client.connect(address, namespace=namespace)
+async def probe_temporal_client(client: Client, *, namespace: str) -> str:
+    """Through a client already connected: what a long-running process asks, often."""
     service = client.workflow_service
     # Workers need their namespace, which the dev server registers while starting.
     await service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
