@@ -1,10 +1,13 @@
 """Who may use sharehub, and who looked at what: API clients and the access log.
 
-An API client is one person or one agency system, with one role and, for an
-agency, its agency id. Its key is never stored: only ``key_hash``, the SHA-256
-of the secret half (a 256-bit random value, so a fast hash is enough; there is
-nothing to guess). Each client has its own stream (``api-client-<uuid>``), so
-authentication reads two events at most.
+An API client is one key of one person (or agency system), with one role and,
+for an agency, its agency id. A person may hold several keys; each carries the
+person's id (``person_id``; absent from clients created before people had ids,
+whose person id is then their own client id), so that the four-eyes rule can
+tell one person with two keys from two people. A key is never stored: only
+``key_hash``, the SHA-256 of the secret half (a 256-bit random value, so a fast
+hash is enough; there is nothing to guess). Each client has its own stream
+(``api-client-<uuid>``), so authentication reads two events at most.
 
 Every read of a request or a disclosure by a person is a ``RecordViewed`` event
 in the stream ``access-log-<request uuid>``: the request's own stream belongs
@@ -40,6 +43,7 @@ class ApiClientCreated(DomainEvent):
     role: ApiRole
     agency: str | None
     key_hash: str  # hex SHA-256 of the key's secret
+    person_id: UUID | None = None  # None: the client's own id (clients made before people)
 
 
 @access_events.event

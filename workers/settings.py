@@ -27,6 +27,7 @@ MASTER_KEY_FILE_NAME = "master.key"
 CONSOLE_SECRET_FILE_NAME = "console-session.key"
 AUDIT_SIGNING_KEY_FILE_NAME = "audit-signing.key"
 AUDIT_PUBLIC_KEY_FILE_NAME = "audit-signing.pub"
+REQUEST_ID_SECRET_FILE_NAME = "request-ids.key"
 
 
 def generated_secret(path: Path) -> bytes:
@@ -109,6 +110,12 @@ class Settings(BaseSettings):
         "base64-encoded). Without it, one is generated once under the home folder; set the "
         "same one for every API process behind one address.",
     )
+    request_id_secret: str | None = Field(
+        default=None,
+        description="Secret (32 bytes or more, base64) that request ids are derived from "
+        "idempotency keys with, so no other agency can predict them. Without it, one is "
+        "generated once under the home folder; set the same one for every API process.",
+    )
     audit_signing_key_file: Path | None = Field(
         default=None,
         description="PEM file of the Ed25519 key that signs checkpoints (`sharehub audit "
@@ -189,6 +196,15 @@ class Settings(BaseSettings):
         )
         if len(secret) < 32:
             raise ValueError("SHAREHUB_CONSOLE_SESSION_SECRET must be 32 bytes or more, base64")
+        return secret
+
+    def request_id_secret_bytes(self) -> bytes:
+        """The key of idempotent request ids (an HMAC); generated once for a local stack."""
+        secret = base64.b64decode(
+            self.request_id_secret or self._secret_in_home(REQUEST_ID_SECRET_FILE_NAME)
+        )
+        if len(secret) < 32:
+            raise ValueError("SHAREHUB_REQUEST_ID_SECRET must be 32 bytes or more, base64")
         return secret
 
     def _secret_in_home(self, file_name: str) -> bytes:

@@ -73,13 +73,21 @@ class HumanInput(BaseModel):
 
 
 class Participant(BaseModel):
-    """A person acting in a role, for an agency where the role is an agency's."""
+    """A person acting in a role, for an agency where the role is an agency's.
+
+    ``id`` is the actor events record: an API client's id for those who act with a
+    key (before clients were people, the client's name). ``person`` is who holds
+    the key, the same for each key of one person; ``name`` is the client's name.
+    Both are absent where no key acts (a person named by an agency's system).
+    """
 
     model_config = _FROZEN
 
     id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     role: Role
     agency: str | None = None
+    person: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
     @model_validator(mode="after")
     def _agency_roles_name_their_agency(self) -> Participant:
@@ -89,6 +97,16 @@ class Participant(BaseModel):
 
     def as_actor(self) -> Actor:
         return Actor(id=self.id, role=self.role.value, agency=self.agency)
+
+    def is_same_person_as(self, other: Participant) -> bool:
+        """Whether both are one person, however many keys they hold.
+
+        An action recorded before clients were people names its actor by the
+        client's name (``id``, without ``person``): it is compared by name.
+        """
+        if self.person is not None and other.person is not None:
+            return self.person == other.person
+        return self.id == other.id or (self.name or self.id) == (other.name or other.id)
 
 
 class RequestedInformation(BaseModel):

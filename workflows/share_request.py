@@ -517,10 +517,15 @@ class ShareRequestWorkflow:
         )
         _require_role(action.actor, HUB_STAFF, "sign off a decision")
         assert self._decision is not None
+        decider, signer = self._decision.actor, action.actor
+        # Person, not key: a manager holding two keys is still the decider.
+        decided_by = decider.person or decider.id
         violations = self._policy.check_sign_off(
-            decided_by_id=self._decision.actor.id,
-            signed_off_by_id=action.actor.id,
-            signer_role=HubRole(action.actor.role),
+            decided_by_id=decided_by,
+            signed_off_by_id=decided_by
+            if signer.is_same_person_as(decider)
+            else signer.person or signer.id,
+            signer_role=HubRole(signer.role),
         )
         _require(not violations, "; ".join(str(v) for v in violations))
 

@@ -5,8 +5,10 @@ folds from the log; the event store's ``query`` runs these statements against th
 Callers never write SQL of their own: they ask here, by name, with keyword arguments.
 Lists are keyset-paged: ``after``/``before`` is the sort key of the last row seen.
 
-One table here is not folded from the log: ``idempotency_keys`` (the same migration),
-where raising remembers each client's idempotency keys.
+Three tables here are not folded from the log: ``idempotency_keys`` (the same
+migration), where raising remembers each client's idempotency keys, and
+``request_id_owners`` and ``api_client_names`` (``0006``), which make a request id
+belong to one agency and a client's name to one person.
 """
 
 from __future__ import annotations
@@ -184,6 +186,16 @@ async def api_clients(store: ReadModelQueries) -> list[Row]:
     return await store.query("SELECT * FROM api_client_view ORDER BY created_at")
 
 
+async def client_names(store: ReadModelQueries, *, actor_ids: Sequence[str]) -> dict[str, str]:
+    """The name of each actor id that is an API client's id (others are not in it)."""
+    rows = await store.query(
+        "SELECT client_id::text AS client_id, name FROM api_client_view"
+        " WHERE client_id::text = ANY($1::text[])",
+        list(actor_ids),
+    )
+    return {row["client_id"]: row["name"] for row in rows}
+
+
 # ----------------------------------------------------------------------- idempotency keys
 
 
@@ -191,6 +203,7 @@ async def api_clients(store: ReadModelQueries) -> list[Row]:
 class IdempotencyKeyUse:
     first: bool  # this call remembered the key
     body_digest: bytes  # the digest the key was first used with
+    request_id: UUID  # the request the key was first used for
 
 
 async def remember_idempotency_key(
@@ -212,11 +225,73 @@ async def remember_idempotency_key(
             request_id,
         )
         if inserted is not None:
-            return IdempotencyKeyUse(first=True, body_digest=body_digest)
+            return IdempotencyKeyUse(first=True, body_digest=body_digest, request_id=request_id)
         first = await session.fetchrow(
-            "SELECT body_digest FROM idempotency_keys WHERE client_id = $1 AND key = $2",
+            "SELECT body_digest, request_id FROM idempotency_keys"
+            " WHERE client_id = $1 AND key = $2",
             client_id,
             key,
         )
     assert first is not None  # keys are never deleted
-    return IdempotencyKeyUse(first=False, body_digest=bytes(first["body_digest"]))
+    return IdempotencyKeyUse(
+        first=False, body_digest=bytes(first["body_digest"]), request_id=first["request_id"]
+    )
+
+
+# ----------------------------------------------------------------------- owners of chosen ids
+
+
+async def own_request_id(store: PostgresEventStore, *, request_id: UUID, agency: str) -> str:
+    """The agency ``request_id`` belongs to: ``agency`` if nobody had it yet (now theirs).
+
+    A request raised before request ids had owners is in the request view: its id
+    is its referrer's, not the first caller's to ask now.
+    """
+    async with store.transaction() as session:
+        # Of two callers at once, the primary key lets one insert; the other's
+        # insert waits for it, does nothing, and its next statement sees the row.
+        claimed = await session.fetchrow(
+            "INSERT INTO request_id_owners (request_id, agency)"
+            " SELECT $1, coalesce("
+            "   (SELECT referrer_agency FROM share_request_view WHERE request_id = $1), $2)"
+            " ON CONFLICT (request_id) DO NOTHING RETURNING agency",
+            request_id,
+            agency,
+        )
+        if claimed is None:
+            claimed = await session.fetchrow(
+                "SELECT agency FROM request_id_owners WHERE request_id = $1", request_id
+            )
+    assert claimed is not None  # owners are never deleted
+    return str(claimed["agency"])
+
+
+def name_key(name: str) -> str:
+    """What makes two clients' names the same name: whitespace and case aside."""
+    return " ".join(name.split()).lower()
+
+
+async def person_named(store: PostgresEventStore, *, name: str, new_person: UUID) -> UUID:
+    """The person ``name`` belongs to: ``new_person`` if the name was free (now theirs).
+
+    A client created before names were unique is in the client view: the name is
+    the person's whose client came first, and that client's id is their person id.
+    """
+    key = name_key(name)
+    async with store.transaction() as session:
+        claimed = await session.fetchrow(
+            "INSERT INTO api_client_names (name_key, person_id)"
+            " SELECT $1, coalesce("
+            "   (SELECT client_id FROM api_client_view"
+            "    WHERE lower(regexp_replace(btrim(name), '\\s+', ' ', 'g')) = $1"
+            "    ORDER BY created_at LIMIT 1), $2)"
+            " ON CONFLICT (name_key) DO NOTHING RETURNING person_id",
+            key,
+            new_person,
+        )
+        if claimed is None:
+            claimed = await session.fetchrow(
+                "SELECT person_id FROM api_client_names WHERE name_key = $1", key
+            )
+    assert claimed is not None  # names are never released
+    return UUID(str(claimed["person_id"]))

@@ -111,15 +111,15 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """sharehub as agency systems and people reach it: the HTTP API (in-process, with its
     read-model projector) and bus intake. Tests add a worker of their choice."""
     broker = NatsBroker(settings.resolved_nats_url())
-    intake = asyncio.create_task(serve_intake(settings, broker))
     async with opened_context(settings) as context:
+        intake = asyncio.create_task(serve_intake(settings, broker, context.store))
         app = sharehub_app(context)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sharehub") as http:
             yield http
-    intake.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await intake
+        intake.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await intake
     await broker.stop()
 
 

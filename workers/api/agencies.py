@@ -36,7 +36,8 @@ IdempotencyKey = Annotated[
         min_length=1,
         max_length=200,
         description="Repeat a raise safely: the same key and body return the first answer; "
-        "the same key with another body is refused (409).",
+        "the same key with another body is refused (409). The request id is derived from "
+        "the key under a secret of the hub's, so no other agency can take it first.",
     ),
 ]
 
@@ -61,6 +62,7 @@ async def raise_share_request(
         agency=agency,
         submission=submission,
         idempotency_key=idempotency_key,
+        id_secret=hub.settings.request_id_secret_bytes(),
     )
     if raised.replayed:  # the first answer again, marked as a replay
         response.headers["Idempotent-Replayed"] = "true"

@@ -26,7 +26,7 @@ from workers.hub.share_requests import (
     ShareRequestFinished,
     UnknownShareRequest,
 )
-from workers.hub.submissions import IdempotencyKeyReused
+from workers.hub.submissions import IdempotencyKeyReused, RequestIdTaken
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:sharehub:problem:"
@@ -228,6 +228,16 @@ def install_problem_handlers(app: FastAPI) -> None:
             409,
             "idempotency-key-reused",
             "Idempotency key already used for another body",
+            str(error),
+        )
+
+    @app.exception_handler(RequestIdTaken)
+    async def _id_taken(request: Request, error: RequestIdTaken) -> JSONResponse:
+        return problem_response(
+            request,
+            409,
+            "request-id-taken",
+            "This request id is another agency's",
             str(error),
         )
 

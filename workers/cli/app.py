@@ -128,9 +128,21 @@ def keys_create(
     agency: Annotated[
         str | None, typer.Option(help="For an agency key: its id in the agreement.")
     ] = None,
+    another_key: Annotated[
+        bool,
+        typer.Option(
+            "--another-key",
+            help="The name is a person's who has a key: give that same person another one "
+            "(the four-eyes rule sees one person, whichever key they use).",
+        ),
+    ] = False,
 ) -> None:
-    """Create an API client and print its key (shown this once only)."""
-    from workers.hub.clients import ApiClientError, ApiClients
+    """Create an API client and print its key (shown this once only).
+
+    Names are unique: one name is one person. A name in use is refused (exit 2)
+    unless --another-key says the key is for that same person.
+    """
+    from workers.hub.clients import ApiClientError, ApiClients, NameInUse
     from workers.resources import open_event_store
     from workflows.models import Role
     from workflows.policy_file import load_policy
@@ -151,12 +163,20 @@ def keys_create(
                     agency=agency,
                     policy=policy,
                     created_by=operator_actor(),
+                    another_key=another_key,
                 )
+            except NameInUse as e:
+                raise fail(
+                    f"the name {e.name!r} is already in use (person {e.person_id}); names are "
+                    "unique: choose another name, or add --another-key to give that same "
+                    "person another key"
+                ) from e
             except ApiClientError as e:
                 raise fail(str(e)) from e
         typer.echo(
             f"created API client {client.client_id} ({client.role.value}"
-            f"{', ' + client.agency if client.agency else ''}): {client.name}",
+            f"{', ' + client.agency if client.agency else ''}): {client.name}, "
+            f"person {client.person}",
             err=True,
         )
         typer.echo(key)

@@ -140,6 +140,7 @@ async def _raise(
         agency=agency,
         submission=submission,
         idempotency_key=idempotency_key,
+        id_secret=hub.settings.request_id_secret_bytes(),
     )
     return raised.request_id, raised.replayed
 

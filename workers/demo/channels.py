@@ -238,6 +238,8 @@ class ApiChannel:
                 agency=person.agency,
                 policy=policy,
                 created_by=enrolled_by,
+                # Names are unique: a second demo run gives each person another key.
+                another_key=True,
             )
             keys[person.id] = key
         return keys

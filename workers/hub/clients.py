@@ -1,5 +1,12 @@
 """API clients and their keys: who may call sharehub, in which role, for which agency.
 
+A client is one key of one person (or agency system). Names are unique per
+deployment (one name, one person, for good), so the name events record as the
+actor names one person. A person may hold a second key (another
+device, a key rotated before the old one is revoked): it is created for the
+existing name on purpose (``another_key``) and carries the same person id, which
+is what the four-eyes rule compares.
+
 A key reads ``shk_<client id hex>_<secret>``. The client id says where to look;
 only the SHA-256 of the secret is recorded (``ApiClientCreated``), so the key is
 shown once, at creation, and never again. Creating and revoking a client are
@@ -7,6 +14,7 @@ events in the log like everything else, so the access rules have a history too.
 
     ApiClientError
      ├── InvalidClient      a role without its agency, an agency unknown to the agreement
+     ├── NameInUse          the name is another person's (or the person's, unasked)
      └── UnknownClient      no client with that id
 """
 
@@ -26,6 +34,7 @@ from events.access import (
 )
 from events.envelope import Actor
 from events.postgres import PostgresEventStore
+from events.read_models.queries import person_named
 from workflows.models import Participant, Role
 from workflows.policy import DataSharingAgreement
 
@@ -40,6 +49,17 @@ class InvalidClient(ApiClientError):
     pass
 
 
+class NameInUse(ApiClientError):
+    def __init__(self, name: str, person_id: UUID) -> None:
+        super().__init__(
+            f"the name {name!r} is already in use (person {person_id}); names are unique. "
+            "Choose another name, or, to give that same person another key, ask for "
+            "another key explicitly"
+        )
+        self.name = name
+        self.person_id = person_id
+
+
 class UnknownClient(ApiClientError):
     def __init__(self, client_id: UUID) -> None:
         super().__init__(f"no API client {client_id}")
@@ -52,10 +72,24 @@ class ApiClient:
     name: str
     role: Role
     agency: str | None
+    person_id: UUID | None = None  # None: a client made before people had ids
+
+    @property
+    def person(self) -> UUID:
+        """Who holds this key: the same for every key of one person."""
+        return self.person_id or self.client_id
 
     def participant(self) -> Participant:
-        """The person (or agency system) this client acts as in the workflow."""
-        return Participant(id=self.name, role=self.role, agency=self.agency)
+        """The person (or agency system) this client acts as in the workflow: the
+        name (unique: one name, one person) is the actor recorded; the person id
+        travels with it, for the four-eyes rule."""
+        return Participant(
+            id=self.name,
+            role=self.role,
+            agency=self.agency,
+            person=str(self.person),
+            name=self.name,
+        )
 
     def actor(self) -> Actor:
         return self.participant().as_actor()
@@ -88,8 +122,15 @@ class ApiClients:
         agency: str | None,
         policy: DataSharingAgreement,
         created_by: Actor,
+        another_key: bool = False,
     ) -> tuple[ApiClient, str]:
-        """A new client and its key (shown once)."""
+        """A new client and its key (shown once).
+
+        Raises:
+            InvalidClient: the name, role or agency is not valid.
+            NameInUse: the name is someone's already, and ``another_key`` was not
+                asked for (with it, the new key is that person's).
+        """
         if not name.strip() or len(name) > 200:
             raise InvalidClient("a client's name is 1 to 200 characters")
         if role is Role.AGENCY:
@@ -101,7 +142,13 @@ class ApiClients:
                 )
         elif agency is not None:
             raise InvalidClient(f"only agency clients have an agency, not a {role.value}")
-        client = ApiClient(client_id=uuid4(), name=name.strip(), role=role, agency=agency)
+        client_id = uuid4()
+        person = await person_named(self._store, name=name, new_person=client_id)
+        if person != client_id and not another_key:
+            raise NameInUse(name.strip(), person)
+        client = ApiClient(
+            client_id=client_id, name=name.strip(), role=role, agency=agency, person_id=person
+        )
         secret = secrets.token_urlsafe(32)
         created = ApiClientCreated(
             client_id=client.client_id,
@@ -109,6 +156,7 @@ class ApiClients:
             role=role.value,
             agency=agency,
             key_hash=_secret_hash(secret),
+            person_id=person,
         )
         await self._store.append(
             api_client_stream(client.client_id),
@@ -163,4 +211,5 @@ def _client(created: ApiClientCreated) -> ApiClient:
         name=created.name,
         role=Role(created.role),
         agency=created.agency,
+        person_id=created.person_id,
     )

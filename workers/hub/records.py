@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -141,15 +141,42 @@ class Records:
         events = await self._store.read_stream(stream_id_for(request_id))
         raised = next(e for e in events if e.type == ShareRequestRaised.event_type)
         await self._viewed(viewer, request_id, "share_request", request_id, via)
+        disclosures = await queries.disclosures_of_request(self._store, request_id=request_id)
+        advice = await queries.advice_of_request(self._store, request_id=request_id)
+        timeline = [timeline_entry(e) for e in events]
+        named = await self._names(
+            [row, *disclosures, *advice], [entry["actor"] for entry in timeline]
+        )
         return {
-            **_with_clock(row, datetime.now(UTC)),
+            **_with_clock(named(row), datetime.now(UTC)),
             "child": raised.data["child"],
             "details": raised.data["details"],
             "redacted": raised.redacted,
-            "disclosures": await queries.disclosures_of_request(self._store, request_id=request_id),
-            "advice": await queries.advice_of_request(self._store, request_id=request_id),
-            "timeline": [timeline_entry(e) for e in events],
+            "disclosures": [named(d) for d in disclosures],
+            "advice": [named(a) for a in advice],
+            "timeline": [{**entry, "actor": named(entry["actor"])} for entry in timeline],
         }
+
+    async def _names(
+        self, rows: list[dict[str, Any]], actors: list[dict[str, Any]]
+    ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """What shows each "who" of these rows and actors by the client's name.
+
+        Events record the API client's id (unique, never reused); a view shows its
+        name instead, which is unique too (one name, one person). An actor recorded
+        before clients had ids already reads as a name, and stays as it is.
+        """
+        ids = {row[k] for row in rows for k in _WHO if isinstance(row.get(k), str)}
+        ids |= {actor["id"] for actor in actors}
+        names = await queries.client_names(self._store, actor_ids=sorted(ids))
+
+        def named(row: dict[str, Any]) -> dict[str, Any]:
+            return {
+                k: names.get(v, v) if (k in _WHO or k == "id") and isinstance(v, str) else v
+                for k, v in row.items()
+            }
+
+        return named
 
     # ------------------------------------------------------------------ agencies
 
@@ -321,6 +348,10 @@ async def record_viewed(
         [viewed.to_new_event(actor=by, correlation_id=str(request_id))],
         expected_version=None,
     )
+
+
+# The columns of the views that say who did something: an actor id each.
+_WHO = frozenset({"decided_by", "signed_off_by", "acknowledged_by", "sought_by", "answered_by"})
 
 
 def _with_clock(row: dict[str, Any], now: datetime) -> dict[str, Any]:

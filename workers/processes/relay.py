@@ -48,7 +48,9 @@ async def _relay_until_stopped(settings: Settings) -> int:
         relaying = asyncio.create_task(relay.run(), name="bus-relay")
         # Bus intake runs beside the relay, on a connection of its own. It needs
         # Temporal, which the relay does not: the relay never waits for it.
-        intake = asyncio.create_task(serve_intake(settings, intake_broker), name="bus-intake")
+        intake = asyncio.create_task(
+            serve_intake(settings, intake_broker, store), name="bus-intake"
+        )
         checkpointing = asyncio.create_task(run_checkpointer(settings, store), name="checkpointer")
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({relaying, stopping}, return_when=asyncio.FIRST_COMPLETED)

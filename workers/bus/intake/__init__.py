@@ -34,6 +34,10 @@ The promises:
   same id and the same content is answered ``accepted`` (already raised) and
   records nothing; with different content it is rejected. A repeated
   acknowledgement is answered ``accepted`` (already acknowledged).
+- **A request id is the agency's that raised it first.** Whichever door raised
+  it (the bus, HTTP, the CLI), a raise by another agency with the same id is
+  answered ``rejected`` ("already used by another agency's request") and never
+  ``accepted``: no agency can pre-claim, or be told it raised, another's request.
 - **No personal data in logs or replies.** Logs and replies carry request,
   disclosure and agency ids and reasons only; field errors name the field, never
   its value. The intake stream keeps a message only until it is answered (work-

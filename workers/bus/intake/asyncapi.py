@@ -56,7 +56,7 @@ def intake_asyncapi(*, server_url: str = "nats://localhost:4222") -> dict[str, A
         server_url: the NATS address agencies connect to, shown as the server.
     """
     broker = NatsBroker(server_url)  # described, never connected
-    BusIntake(_Undescribed(), _Undescribed(), broker=broker)
+    BusIntake(_Undescribed(), _Undescribed(), request_ids=_Undescribed(), broker=broker)
     document = AsyncAPI(
         broker,
         title="sharehub bus intake",
@@ -84,4 +84,7 @@ class _Undescribed:
         raise NotImplementedError
 
     async def first_raised(self, request_id: UUID) -> RaiseShareRequest:
+        raise NotImplementedError
+
+    async def own(self, request_id: UUID, *, agency: str) -> None:
         raise NotImplementedError

@@ -56,6 +56,7 @@ from workers.hub.share_requests import (
     RequestRejected,
     ShareRequestServiceError,
 )
+from workers.hub.submissions import RequestIdTaken
 from workflows.models import (
     AcknowledgeDisclosure,
     ActionResult,
@@ -65,6 +66,7 @@ from workflows.models import (
     Role,
 )
 from workflows.policy import DataSharingAgreement
+from workflows.raising import raise_problems
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +118,14 @@ class RaisedRequests(Protocol):
         ...
 
 
+class RequestIds(Protocol):
+    """Whose each request id is (:class:`~workers.hub.submissions.RequestIdOwners`)."""
+
+    async def own(self, request_id: UUID, *, agency: str) -> None:
+        """Make the id ``agency``'s; :class:`RequestIdTaken` if it is another agency's."""
+        ...
+
+
 # --- the intake ------------------------------------------------------------------------
 
 
@@ -132,7 +142,12 @@ class BusIntake:
 
     Example::
 
-        intake = BusIntake(service, TemporalRaisedRequests(client), broker=NatsBroker(url))
+        intake = BusIntake(
+            service,
+            TemporalRaisedRequests(client),
+            request_ids=RequestIdOwners(store),
+            broker=NatsBroker(url),
+        )
         await intake.start()  # streams ensured, consumers running
         ...
         await intake.stop()
@@ -140,6 +155,8 @@ class BusIntake:
     Args:
         service: raises requests and passes acknowledgements to their workflows.
         raised_requests: what a request id was first raised with (for duplicates).
+        request_ids: whose each request id is: an id another agency raised (or
+            another door of sharehub derived for it) is refused, never raised.
         broker: a FastStream NATS broker the intake alone uses; ``start`` connects
             it and ``stop`` closes it.
         max_deliver: deliveries of a transiently failing message before it is
@@ -155,6 +172,7 @@ class BusIntake:
         service: IntakeService,
         raised_requests: RaisedRequests,
         *,
+        request_ids: RequestIds,
         broker: NatsBroker,
         max_deliver: int = 10,
         first_redelivery_delay: float = 1.0,
@@ -166,6 +184,7 @@ class BusIntake:
             raise ValueError("max_deliver must be at least 1")
         self._service = service
         self._raised_requests = raised_requests
+        self._request_ids = request_ids
         self._broker = broker
         self._max_deliver = max_deliver
         self._first_delay = first_redelivery_delay
@@ -278,6 +297,13 @@ class BusIntake:
         async def work() -> IntakeReply:
             self._check_sender(agency)
             request = body.submission.as_request(request_id=body.request_id, agency=agency)
+            problems = raise_problems(request, self._service.policy)
+            if problems:  # before the id is taken: a refused raise may use it again
+                raise _Answered(problems)
+            try:
+                await self._request_ids.own(body.request_id, agency=agency)
+            except RequestIdTaken as e:
+                raise _Answered([str(e)]) from e
             try:
                 await self._service.raise_request(request)
             except RequestRejected as e:

@@ -22,9 +22,10 @@ from workers.hub.share_requests import ShareRequestSubmission
 class IntakeRaise(BaseModel):
     """Raise a share request. The referring agency is the subject's.
 
-    ``request_id`` is chosen by the agency (a UUID, e.g. v4) and is the request's id
-    from then on; sending the same message again is answered ``accepted`` and
-    raises nothing new.
+    ``request_id`` is chosen by the agency (a random UUID, v4) and is the request's
+    id from then on, the agency's alone; sending the same message again is
+    answered ``accepted`` and raises nothing new; an id another agency used is
+    answered ``rejected``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -1,7 +1,8 @@
 """Running bus intake against Temporal, as ``sharehub relay`` does.
 
 :func:`serve_intake` connects to Temporal (waiting for it), builds the
-share-request service and :class:`~workers.bus.intake.consumer.BusIntake` on it,
+share-request service and :class:`~workers.bus.intake.consumer.BusIntake` on it
+(with the store, which keeps whose each request id is),
 and serves until cancelled. :class:`TemporalRaisedRequests` tells the consumer
 what a request id was first raised with, from the workflow's history.
 """
@@ -18,9 +19,11 @@ from uuid import UUID
 from faststream.nats import NatsBroker
 from temporalio.client import Client
 
+from events.postgres import PostgresEventStore
 from workers.bus.intake.consumer import BusIntake
 from workers.bus.retry import Backoff, retry_until_it_works
 from workers.hub.share_requests import ShareRequestService
+from workers.hub.submissions import RequestIdOwners
 from workers.settings import Settings, StackNotFound
 from workers.temporal.client import temporal_client
 from workflows.models import RaiseShareRequest, StartShareRequest
@@ -51,8 +54,10 @@ class TemporalRaisedRequests:
         raise LookupError(f"share request {request_id} has no history")
 
 
-async def serve_intake(settings: Settings, broker: NatsBroker) -> None:
+async def serve_intake(settings: Settings, broker: NatsBroker, store: PostgresEventStore) -> None:
     """Run bus intake until cancelled: ``sharehub relay`` runs this beside the relay.
+
+    ``store`` keeps whose each request id is (the relay's store, shared).
 
     Waits for Temporal as the relay waits for NATS. Without a Temporal address
     or a readable agreement the intake cannot work: it says so and returns,
@@ -70,7 +75,12 @@ async def serve_intake(settings: Settings, broker: NatsBroker) -> None:
             lambda: resources.enter_async_context(temporal_client(settings)),
         )
         service = ShareRequestService(client, policy, task_queue=settings.temporal_task_queue)
-        intake = BusIntake(service, TemporalRaisedRequests(client), broker=broker)
+        intake = BusIntake(
+            service,
+            TemporalRaisedRequests(client),
+            request_ids=RequestIdOwners(store),
+            broker=broker,
+        )
         try:
             # Safe to repeat: the broker starts consuming only once the streams exist.
             await _until_it_works("start bus intake", intake.start)

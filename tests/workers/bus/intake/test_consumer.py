@@ -55,6 +55,7 @@ from workers.bus.streams import (
     requests_subject,
 )
 from workers.hub.share_requests import ShareRequestService, ShareRequestSubmission
+from workers.hub.submissions import RequestIdOwners
 from workflows.activities import AgencyNotice
 from workflows.models import (
     AcknowledgeDisclosure,
@@ -99,10 +100,18 @@ async def bus(nats_url: str) -> str:
 
 @contextlib.asynccontextmanager
 async def running_intake(
-    service: IntakeService, client: Client, nats_url: str, **options: Any
+    service: IntakeService,
+    client: Client,
+    nats_url: str,
+    store: PostgresEventStore,
+    **options: Any,
 ) -> AsyncIterator[BusIntake]:
     intake = BusIntake(
-        service, TemporalRaisedRequests(client), broker=NatsBroker(nats_url), **options
+        service,
+        TemporalRaisedRequests(client),
+        request_ids=RequestIdOwners(store),
+        broker=NatsBroker(nats_url),
+        **options,
     )
     await intake.start()
     try:
@@ -113,9 +122,13 @@ async def running_intake(
 
 @pytest.fixture
 async def intake(
-    bus: str, service: ShareRequestService, client: Client, worker: None
+    bus: str,
+    service: ShareRequestService,
+    client: Client,
+    store: PostgresEventStore,
+    worker: None,
 ) -> AsyncIterator[BusIntake]:
-    async with running_intake(service, client, bus) as intake:
+    async with running_intake(service, client, bus, store) as intake:
         yield intake
 
 
@@ -277,6 +290,60 @@ async def test_a_duplicate_raise_never_starts_a_second_request(
     assert len(workflows) == 1
 
 
+async def test_an_id_another_agency_raised_is_rejected_never_accepted(
+    intake: BusIntake, agencies: JetStreamContext, store: PostgresEventStore, client: Client
+) -> None:
+    """The police pre-claim the school's next request id: the school is told, not misled."""
+    message = raise_message()
+    squatted = message.model_copy(
+        update={"submission": message.submission.model_copy(update={"raised_by": "dc-harris"})}
+    )
+    assert await send(agencies, requests_subject(POLICE), squatted, message_id="police-1")
+    [theirs] = await replies(agencies, POLICE, 1)
+    assert (theirs.outcome, theirs.detail) == ("accepted", "raised")
+    # The school's raise with that id, and the very same body the police sent; and a
+    # raise of the school's own with a fresh id.
+    own = raise_message()
+    assert await send(agencies, requests_subject(SCHOOL), message, message_id="school-1")
+    assert await send(agencies, requests_subject(SCHOOL), squatted, message_id="school-2")
+    assert await send(agencies, requests_subject(SCHOOL), own, message_id="school-3")
+
+    answers = {reply.message_id: reply for reply in await replies(agencies, SCHOOL, 3)}
+    for message_id in ("school-1", "school-2"):
+        assert (answers[message_id].outcome, answers[message_id].reasons) == (
+            IntakeOutcome.REJECTED,
+            [taken(message.request_id)],
+        )
+    assert (answers["school-3"].outcome, answers["school-3"].detail) == ("accepted", "raised")
+    [raised] = await store.read_stream(stream_id_for(message.request_id))
+    assert (raised.type, raised.actor.agency) == ("ShareRequestRaised", POLICE)
+    workflows = [w async for w in client.list_workflows(f"WorkflowId = '{message.request_id}'")]
+    assert len(workflows) == 1
+
+    # The school's id, once used, is refused to the police the same way.
+    retry = own.model_copy(
+        update={"submission": own.submission.model_copy(update={"raised_by": "dc-harris"})}
+    )
+    assert await send(agencies, requests_subject(POLICE), retry, message_id="police-2")
+    refused = {reply.message_id: reply for reply in await replies(agencies, POLICE, 2)}["police-2"]
+    assert (refused.outcome, refused.reasons) == (
+        IntakeOutcome.REJECTED,
+        [taken(own.request_id)],
+    )
+    assert await recorded(store, own.request_id, until="ShareRequestRaised") == [
+        "ShareRequestRaised"
+    ]
+    [school_raised] = await store.read_stream(stream_id_for(own.request_id))
+    assert school_raised.actor.agency == SCHOOL
+
+
+def taken(request_id: uuid.UUID) -> str:
+    return (
+        f"request id {request_id} is already used by another agency's request; "
+        "choose a new id (a random UUID)"
+    )
+
+
 async def test_unreadable_and_invalid_raises_are_answered_with_the_reason_and_record_nothing(
     intake: BusIntake,
     agencies: JetStreamContext,
@@ -435,12 +502,18 @@ class UnreachableService:
 
 
 async def test_a_message_that_keeps_failing_is_redelivered_then_dead_lettered_and_answered(
-    bus: str, agencies: JetStreamContext, client: Client, policy: DataSharingAgreement
+    bus: str,
+    agencies: JetStreamContext,
+    client: Client,
+    store: PostgresEventStore,
+    policy: DataSharingAgreement,
 ) -> None:
     unreachable = UnreachableService(policy)
     message = raise_message()
     body = message.model_dump_json().encode()
-    async with running_intake(unreachable, client, bus, max_deliver=3, first_redelivery_delay=0.05):
+    async with running_intake(
+        unreachable, client, bus, store, max_deliver=3, first_redelivery_delay=0.05
+    ):
         await send(agencies, requests_subject(SCHOOL), body, message_id="school-1")
         [reply] = await replies(agencies, SCHOOL, 1)
         subscription = await agencies.pull_subscribe(
