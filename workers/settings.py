@@ -110,6 +110,11 @@ class Settings(BaseSettings):
         "base64-encoded). Without it, one is generated once under the home folder; set the "
         "same one for every API process behind one address.",
     )
+    console_idle_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        description="A console session unused for this long ends; the person signs in again.",
+    )
     request_id_secret: str | None = Field(
         default=None,
         description="Secret (32 bytes or more, base64) that request ids are derived from "

@@ -4,10 +4,18 @@ A person signs in with their API client key (``sharehub keys create``). The key 
 checked once, with :meth:`ApiClients.authenticate`, and never stored: the session
 cookie holds only a random session id, the session's CSRF token and the client id,
 signed (HMAC, ``itsdangerous``) with the console's secret
-(:meth:`Settings.console_session_secret_bytes`) and valid for a working day. On
-every request the client is looked up again by its id, so revoking a key ends its
-sessions at once. The cookie is HttpOnly, SameSite=Lax, and Secure when the console
-is reached over https.
+(:meth:`Settings.console_session_secret_bytes`). A signed-in session is also
+recorded in PostgreSQL (``console_sessions``, by the SHA-256 of its id), so the
+server, not the cookie, says whether it is still open: signing out ends it, so does
+``SHAREHUB_CONSOLE_IDLE_MINUTES`` without a request (default 30), and a working day
+after it started in any case; a copied cookie is worth no more than the original.
+Every API process behind one address shares that table. On every request the client
+is looked up again by its id, so revoking a key ends its sessions at once. The
+cookie is HttpOnly, SameSite=Lax, and Secure when the console is reached over https
+(behind a trusted proxy, as ``X-Forwarded-Proto`` says).
+
+Before sign-in a session is only its cookie (an id and a CSRF token for the sign-in
+form): nothing is recorded for a visitor who has not signed in.
 
 Every form that posts carries the session's CSRF token in ``csrf_token``;
 :func:`checked_form` compares it in constant time and refuses the post otherwise
@@ -17,6 +25,7 @@ Every form that posts carries the session's CSRF token in ``csrf_token``;
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -95,10 +104,63 @@ async def _session_from_cookie(request: Request) -> Session | None:
         return None
     client = None
     if client_id is not None:
-        client = await request.app.state.context.clients.active(client_id)
+        context: HubContext = request.app.state.context
+        if not await _still_open(context, session_id, client_id):
+            return None  # signed out, idle too long, or a day old: a new visitor
+        client = await context.clients.active(client_id)
         if client is None:  # revoked since: the session ends here
             return None
     return Session(session_id=session_id, csrf_token=csrf_token, client=client)
+
+
+def _session_hash(session_id: str) -> bytes:
+    return hashlib.sha256(session_id.encode()).digest()
+
+
+# Open, used within the idle timeout, and younger than a working day: then it is used
+# now. One statement, so two processes serving the same person agree.
+_TOUCH = """
+UPDATE console_sessions SET last_seen_at = now()
+ WHERE session_hash = $1 AND client_id = $2 AND ended_at IS NULL
+   AND last_seen_at > now() - make_interval(secs => $3)
+   AND started_at > now() - make_interval(secs => $4)
+RETURNING client_id
+"""
+_RECORD = "INSERT INTO console_sessions (session_hash, client_id) VALUES ($1, $2)"
+_FORGET_OLD = """
+DELETE FROM console_sessions
+ WHERE last_seen_at < now() - interval '1 day' OR ended_at < now() - interval '1 day'
+"""
+_END = "UPDATE console_sessions SET ended_at = now() WHERE session_hash = $1 AND ended_at IS NULL"
+
+
+async def _still_open(context: HubContext, session_id: str, client_id: UUID) -> bool:
+    idle = context.settings.console_idle_minutes * 60
+    async with context.store.transaction() as sql:
+        found = await sql.fetchrow(
+            _TOUCH, _session_hash(session_id), client_id, idle, SESSION_LIFETIME.total_seconds()
+        )
+    return found is not None
+
+
+async def sign_in_session(request: Request, client: ApiClient) -> Session:
+    """A new signed-in session for ``client``, recorded, and sent as a cookie."""
+    session = start_session(request, client=client)
+    context: HubContext = request.app.state.context
+    async with context.store.transaction() as sql:
+        await sql.execute(_FORGET_OLD)
+        await sql.execute(_RECORD, _session_hash(session.session_id), client.client_id)
+    return session
+
+
+async def end_session(request: Request) -> None:
+    """End the request's session on the server: its cookie, wherever copied, is worth nothing."""
+    session = await current_session(request)
+    if session.client is None:
+        return
+    context: HubContext = request.app.state.context
+    async with context.store.transaction() as sql:
+        await sql.execute(_END, _session_hash(session.session_id))
 
 
 def start_session(request: Request, *, client: ApiClient | None) -> Session:

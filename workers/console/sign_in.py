@@ -12,8 +12,9 @@ from workers.console.sessions import (
     SESSION_COOKIE,
     CheckedForm,
     current_session,
+    end_session,
     flash,
-    start_session,
+    sign_in_session,
     take_flash,
 )
 from workers.console.templates import render
@@ -111,12 +112,13 @@ async def sign_in(request: Request, form: CheckedForm) -> Response:
             next=target or "",
             errors=[{"text": message, "href": "#key"}],
         )
-    start_session(request, client=client)
+    await sign_in_session(request, client)
     return RedirectResponse(target or home_of(client), status_code=303)
 
 
 @router.post("/sign-out")
 async def sign_out(request: Request, form: CheckedForm) -> Response:
+    await end_session(request)
     response = RedirectResponse("/sign-in", status_code=303)
     response.delete_cookie(
         SESSION_COOKIE,

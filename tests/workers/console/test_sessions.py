@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from uuid import UUID
 
 from playwright.async_api import expect
@@ -97,3 +99,35 @@ async def test_revoking_a_key_ends_its_sessions_at_once(console: Console) -> Non
     await temp.page.reload()
     await expect(temp.page).to_have_url(f"{console.url}/sign-in?next=%2Fqueue")
     assert client.client_id.hex in key
+
+
+async def test_after_sign_out_a_copied_cookie_gets_the_sign_in_page(console: Console) -> None:
+    officer = await console.visitor(console.api.callers.officer)
+    await officer.open("/queue")
+    copied = [k for k in await officer.context.cookies() if k["name"] == SESSION_COOKIE]
+    assert copied
+    thief = await console.visitor(console.api.callers.anonymous)
+    await thief.context.add_cookies(copied)  # type: ignore[arg-type]
+    await thief.open("/queue")
+    await expect(thief.page.get_by_role("heading", name="Queue")).to_be_visible()
+
+    await officer.page.get_by_role("button", name="Sign out").click()
+    await expect(officer.page).to_have_url(f"{console.url}/sign-in")
+    await thief.page.reload()
+    await expect(thief.page).to_have_url(f"{console.url}/sign-in?next=%2Fqueue")
+    await expect(thief.page.get_by_label("API key")).to_be_visible()
+    await thief.checked()
+
+
+async def test_an_idle_session_expires(console: Console) -> None:
+    context = console.api.app.state.context
+    idle_seconds = 2.0
+    settings = context.settings.model_copy(update={"console_idle_minutes": idle_seconds / 60})
+    console.api.app.state.context = dataclasses.replace(context, settings=settings)
+    officer = await console.visitor(console.api.callers.officer)
+    await officer.open("/queue")
+    await expect(officer.page.get_by_role("heading", name="Queue")).to_be_visible()
+    await asyncio.sleep(idle_seconds + 0.5)
+    await officer.page.reload()
+    await expect(officer.page).to_have_url(f"{console.url}/sign-in?next=%2Fqueue")
+    await officer.checked()
