@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", description="Where `sharehub api` listens.")
     api_port: int = Field(default=8000, description="The port `sharehub api` listens on.")
     api_url: str | None = Field(default=None, description="The API's URL, for clients.")
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="Addresses of the reverse proxies `sharehub api` trusts (comma-separated "
+        "IPs or networks, `*` for any): their X-Forwarded-Proto and X-Forwarded-For say the "
+        "scheme (Secure cookies, HSTS) and the client's address. Unset: none is trusted.",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024,
         ge=1,

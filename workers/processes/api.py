@@ -3,8 +3,9 @@
 The doors stay apart (:mod:`workers.api`, :mod:`workers.console`); this process
 assembles them: the API's routes under ``/v1`` and the console's pages at ``/``,
 on the hub's resources (:mod:`workers.hub.context`), opened in the app's lifespan.
-Its read-model projector keeps the views up to date while it runs. Serves until
-SIGINT or SIGTERM.
+Its read-model projector keeps the views up to date while it runs. Behind a reverse
+proxy, ``SHAREHUB_FORWARDED_ALLOW_IPS`` names the proxies whose ``X-Forwarded-*``
+headers it believes (:func:`proxy_options`). Serves until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -41,6 +43,20 @@ def create_app(settings: Settings) -> FastAPI:
     return sharehub_app(lifespan=lifespan)
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy options: trust ``X-Forwarded-*`` from the configured proxies only.
+
+    From a trusted proxy, ``X-Forwarded-Proto`` sets the request's scheme (so the
+    session cookie is ``Secure`` and HSTS is sent when the browser's side is https)
+    and ``X-Forwarded-For`` its client address (which failed key attempts are counted
+    against). Without ``SHAREHUB_FORWARDED_ALLOW_IPS`` the headers are ignored, from
+    loopback too (uvicorn would trust 127.0.0.1 by default).
+    """
+    if not settings.forwarded_allow_ips:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
+
+
 def run_api(settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
@@ -49,5 +65,6 @@ def run_api(settings: Settings) -> int:
         port=settings.api_port,
         log_level="info",
         access_log=False,  # paths carry request ids only, but keep the log for errors
+        **proxy_options(settings),
     )
     return 0
