@@ -18,13 +18,14 @@ sync: uv
 	$(UV) sync --locked --python $(PYTHON)
 
 # The front-end packages (GOV.UK Frontend, htmx; swagger-ui for /docs), as package-lock.json pins
-# them; `npm ci` runs only when node_modules is missing or older than the lock.
+# them; `npm ci` runs only when node_modules is missing or older than the lock. No package
+# needs an install script, and swagger-ui-dist's dependency would use one to send telemetry.
 assets: node_modules/.package-lock.json
 
 node_modules/.package-lock.json: package.json package-lock.json
 	@command -v $(NPM) >/dev/null 2>&1 || { echo "npm is needed for the console's front-end \
 	packages (GOV.UK Frontend): install Node.js and npm, then run make again" >&2; exit 1; }
-	$(NPM) ci --no-audit --no-fund
+	$(NPM) ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
 # Debian's Chromium for the browser tests, when absent (Playwright cannot download its
