@@ -73,6 +73,23 @@ class Settings(BaseSettings):
         description="The task queue share-request workflows and their activities run on.",
     )
     temporal_ui_url: str | None = None
+    temporal_tls_ca_file: Path | None = Field(
+        default=None,
+        description="PEM of the CA that signed the Temporal frontend's certificate; with it, "
+        "sharehub reaches Temporal over TLS.",
+    )
+    temporal_tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM of sharehub's client certificate for Temporal (mutual TLS).",
+    )
+    temporal_tls_key_file: Path | None = Field(
+        default=None, description="PEM of the private key of SHAREHUB_TEMPORAL_TLS_CERT_FILE."
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None,
+        description="The name the frontend's certificate is checked against, when it is not "
+        "the host of SHAREHUB_TEMPORAL_ADDRESS.",
+    )
     nats_url: str | None = Field(default=None, description="NATS URL, e.g. nats://127.0.0.1:4222")
     home: Path = Field(
         default=Path(".sharehub"),

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Sequence
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.service import TLSConfig
 
 from workers.settings import Settings
 from workers.temporal.codec import EncryptionCodec, RefusingPayloadConverter
@@ -56,7 +57,41 @@ async def connect_temporal(settings: Settings) -> Client:
         settings.resolved_temporal_address(),
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings.master_key_bytes()),
+        tls=tls_config(settings),
     )
+
+
+class TemporalTlsError(ValueError):
+    """The Temporal TLS settings are incomplete or their files cannot be read."""
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """How sharehub reaches Temporal: mutual TLS when configured, plain TCP otherwise.
+
+    Plain TCP is for a frontend only sharehub can reach (the local stack binds it
+    to loopback); anywhere else the frontend should require a client certificate, so
+    that only holders of sharehub's key pair can start workflows or send Updates.
+    """
+    ca, cert, key = (
+        settings.temporal_tls_ca_file,
+        settings.temporal_tls_cert_file,
+        settings.temporal_tls_key_file,
+    )
+    if ca is None and cert is None and key is None:
+        return False
+    if (cert is None) != (key is None):
+        raise TemporalTlsError(
+            "SHAREHUB_TEMPORAL_TLS_CERT_FILE and SHAREHUB_TEMPORAL_TLS_KEY_FILE go together"
+        )
+    try:
+        return TLSConfig(
+            server_root_ca_cert=None if ca is None else ca.read_bytes(),
+            client_cert=None if cert is None else cert.read_bytes(),
+            client_private_key=None if key is None else key.read_bytes(),
+            domain=settings.temporal_tls_server_name,
+        )
+    except OSError as e:
+        raise TemporalTlsError(f"cannot read a Temporal TLS file: {e}") from e
 
 
 @contextlib.asynccontextmanager
