@@ -54,6 +54,21 @@ class ApiClientRevoked(DomainEvent):
 
 
 @access_events.event
+class BusCredentialIssued(DomainEvent):
+    """An agency client's NATS identity: an nkey user whose seed the agency alone holds.
+
+    Kept in the client's stream, so revoking the client (``ApiClientRevoked``) revokes
+    it too; only the public key is recorded, which is all the NATS server needs.
+    """
+
+    event_type = "BusCredentialIssued"
+
+    client_id: UUID
+    agency: str
+    public_key: str  # the nkey user's public key, "U…"
+
+
+@access_events.event
 class RecordViewed(DomainEvent):
     """A person read a request or a disclosure: the access log (golden rule 7's "who")."""
 

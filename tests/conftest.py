@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from workers.bus.identities import new_seed, public_key_of
+from workers.bus.server_config import render_authorization
 from workers.stack.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedTemporal, free_port
 
 
@@ -54,12 +56,32 @@ async def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> AsyncIte
         yield server.address
 
 
+# sharehub's service identity on the session's NATS, which lets no one else in unless a
+# test issues credentials and reloads it (NATS_SERVICE_SEED connects as sharehub).
+NATS_SERVICE_SEED = new_seed()
+NATS_SERVICE_ONLY = render_authorization(
+    {"users": [{"nkey": public_key_of(NATS_SERVICE_SEED)}]}, policy=None
+)
+
+
 @pytest.fixture(scope="session")
-async def nats_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """The URL of a NATS server with JetStream of this session."""
+async def nats_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedNats]:
+    """A NATS server with JetStream of this session, configured as ``sharehub up`` does."""
     store_dir = tmp_path_factory.mktemp("nats")
-    async with EmbeddedNats(store_dir / "store", free_port()) as nats_server:
-        yield nats_server.url
+    server = EmbeddedNats(
+        store_dir / "store",
+        free_port(),
+        authorization=NATS_SERVICE_ONLY,
+        service_seed=NATS_SERVICE_SEED,
+    )
+    async with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def nats_url(nats_server: EmbeddedNats) -> str:
+    """The URL of the session's NATS server (connect with ``NATS_SERVICE_SEED``)."""
+    return nats_server.url
 
 
 def with_database(url: str, database: str) -> str:

@@ -28,6 +28,7 @@ CONSOLE_SECRET_FILE_NAME = "console-session.key"
 AUDIT_SIGNING_KEY_FILE_NAME = "audit-signing.key"
 AUDIT_PUBLIC_KEY_FILE_NAME = "audit-signing.pub"
 REQUEST_ID_SECRET_FILE_NAME = "request-ids.key"
+NATS_SEED_FILE_NAME = "nats-service.nk"
 
 
 def generated_secret(path: Path) -> bytes:
@@ -91,6 +92,17 @@ class Settings(BaseSettings):
         "the host of SHAREHUB_TEMPORAL_ADDRESS.",
     )
     nats_url: str | None = Field(default=None, description="NATS URL, e.g. nats://127.0.0.1:4222")
+    nats_seed: str | None = Field(
+        default=None,
+        description="The nkey seed (SU…) of sharehub's own identity on NATS, which every "
+        "process uses. Without it, one is generated once under the home folder.",
+    )
+    nats_server_config: Path | None = Field(
+        default=None,
+        description="The configuration file of the nats-server whose authorization sharehub "
+        "rewrites and reloads when bus credentials are issued or revoked. Without it, the "
+        "running stack's embedded server's; for any other, deploy `sharehub bus config`.",
+    )
     home: Path = Field(
         default=Path(".sharehub"),
         description="Where the embedded services keep their data and the state file.",
@@ -209,6 +221,21 @@ class Settings(BaseSettings):
 
     def resolved_nats_url(self) -> str:
         return self._resolve(self.nats_url, "nats_url", "SHAREHUB_NATS_URL")
+
+    def nats_service_seed(self) -> str:
+        """sharehub's own nkey seed on NATS; generated once for a local stack."""
+        if self.nats_seed:
+            return self.nats_seed.strip()
+        from workers.bus.identities import generated_seed
+
+        return generated_seed(self.home / NATS_SEED_FILE_NAME)
+
+    def resolved_nats_server_config(self) -> Path | None:
+        """The configuration of the NATS server sharehub manages, if it manages one."""
+        if self.nats_server_config is not None:
+            return self.nats_server_config
+        published = self.running_stack.get("nats_server_config")
+        return Path(published) if published else None
 
     def master_key_bytes(self) -> bytes:
         """The key-encryption key; generated once for a local stack when none is configured."""

@@ -22,7 +22,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from events.postgres import PostgresEventStore
+from tests.conftest import NATS_SERVICE_SEED
 from tests.events.conftest import MASTER_KEY, database_url, template_database  # noqa: F401
+from workers.bus.identities import service_broker_options
 from workers.bus.intake.serving import serve_intake
 from workers.bus.notices import NatsAgencyPublisher
 from workers.bus.streams import AGENCIES_STREAM, AGENCIES_SUBJECTS
@@ -30,6 +32,7 @@ from workers.hub.context import opened_context
 from workers.hub.share_requests import ShareRequestService
 from workers.processes.api import sharehub_app
 from workers.settings import Settings
+from workers.stack.embedded import EmbeddedNats
 from workers.temporal.client import data_converter
 from workflows.activities import AgencyNotice, ShareRequestActivities
 from workflows.policy import DataSharingAgreement
@@ -43,13 +46,16 @@ DEMO_POLICY = Path(__file__).resolve().parents[2] / "policy" / "demo-dsa.toml"
 def settings(
     database_url: str,  # noqa: F811 (the fixture imported above)
     temporal_address: str,
-    nats_url: str,
+    nats_server: EmbeddedNats,
     tmp_path: Path,
 ) -> Settings:
     return Settings(
         database_url=database_url,
         temporal_address=temporal_address,
-        nats_url=nats_url,
+        nats_url=nats_server.url,
+        nats_seed=NATS_SERVICE_SEED,
+        # Bus credentials a test issues reach the session's server (the last one wins).
+        nats_server_config=nats_server.files.config,
         temporal_task_queue=f"demo-{uuid.uuid4()}",
         # A checkpoint stream of the test's own: other tests' logs have other roots.
         checkpoint_stream=f"CHECKPOINTS_{uuid.uuid4().hex}",
@@ -80,7 +86,9 @@ async def client(settings: Settings) -> Client:
 async def worker(
     settings: Settings, store: PostgresEventStore, client: Client
 ) -> AsyncIterator[None]:
-    broker = NatsBroker(settings.resolved_nats_url())
+    broker = NatsBroker(
+        settings.resolved_nats_url(), **service_broker_options(settings.nats_service_seed())
+    )
     publisher = NatsAgencyPublisher(broker)
     await publisher.start()
     activities = ShareRequestActivities(store, publisher)
@@ -110,7 +118,9 @@ def service(
 async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """sharehub as agency systems and people reach it: the HTTP API (in-process, with its
     read-model projector) and bus intake. Tests add a worker of their choice."""
-    broker = NatsBroker(settings.resolved_nats_url())
+    broker = NatsBroker(
+        settings.resolved_nats_url(), **service_broker_options(settings.nats_service_seed())
+    )
     async with opened_context(settings) as context:
         intake = asyncio.create_task(serve_intake(settings, broker, context.store))
         app = sharehub_app(context)
@@ -124,7 +134,7 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def notices_by_subject(nats_url: str) -> dict[str, list[tuple[AgencyNotice, bytes]]]:
-    client = await nats.connect(nats_url)
+    client = await nats.connect(nats_url, nkeys_seed_str=NATS_SERVICE_SEED)
     try:
         subscription = await client.jetstream().pull_subscribe(
             AGENCIES_SUBJECTS, stream=AGENCIES_STREAM

@@ -41,6 +41,7 @@ from events.merkle import MerkleAccumulator, leaf_hash
 from events.signed_checkpoints import CheckpointSigner, SignedCheckpoint
 from events.store import EventStore
 from workers.audit.keys import AuditKeyError, signing_key
+from workers.bus.identities import service_connect_options
 from workers.bus.jetstream import ensure_stream
 from workers.bus.retry import Backoff, retry_until_it_works
 from workers.bus.streams import CHECKPOINTS_STREAM, checkpoints_subject
@@ -252,7 +253,12 @@ async def checkpoint_copies(settings: Settings) -> AsyncIterator[CheckpointCopie
         StackNotFound: no NATS is configured or running.
     """
     client = NatsClient()
-    await client.connect(settings.resolved_nats_url(), connect_timeout=2, max_reconnect_attempts=1)
+    await client.connect(
+        settings.resolved_nats_url(),
+        connect_timeout=2,
+        max_reconnect_attempts=1,
+        **service_connect_options(settings.nats_service_seed()),
+    )
     try:
         yield CheckpointCopies(client.jetstream(), stream=settings.checkpoint_stream)
     finally:
@@ -279,6 +285,7 @@ async def run_checkpointer(settings: Settings, store: EventStore) -> None:
             connect_timeout=2,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
+            **service_connect_options(settings.nats_service_seed()),
         ),
         backoff=Backoff(first=1.0, longest=1.0),
         logger=logger,

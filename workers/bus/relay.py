@@ -42,6 +42,7 @@ from events.envelope import RecordedEvent
 from events.errors import EventStoreError
 from events.store import EventStore
 from workers.bus.cloudevents import CONTENT_TYPE, cloudevent_bytes
+from workers.bus.identities import service_broker_options
 from workers.bus.jetstream import ensure_stream
 from workers.bus.retry import Backoff, retry_until_it_works
 from workers.bus.streams import EVENTS_STREAM, EVENTS_SUBJECTS, event_subject
@@ -62,7 +63,7 @@ class EventRelay:
 
     Example::
 
-        relay = EventRelay(store, NatsBroker(nats_url))
+        relay = EventRelay(store, nats_broker(nats_url, seed=seed))
         await relay.run()  # until cancelled; saves the checkpoint on the way out
 
     Args:
@@ -205,8 +206,10 @@ class EventRelay:
             self._saved = acknowledged
 
 
-def nats_broker(nats_url: str) -> NatsBroker:
+def nats_broker(nats_url: str, *, seed: str) -> NatsBroker:
     """A broker that (re)connects for ever, quickly: the relay outlives NATS restarts.
+
+    ``seed`` is sharehub's service identity on NATS (``Settings.nats_service_seed``).
 
     The first connection also waits for NATS, however long it takes. The client
     reports each failed attempt (every second, during an outage) at debug level;
@@ -233,5 +236,6 @@ def nats_broker(nats_url: str) -> NatsBroker:
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
         log_level=logging.DEBUG,  # FastStream's own service messages
+        **service_broker_options(seed),
     )
     return broker

@@ -18,6 +18,10 @@ agreement.
 - ``SHAREHUB_CHECKPOINTS``: ``sharehub.checkpoints``, signed checkpoints
   (:mod:`workers.audit.checkpointer`).
 
+Agencies read their notices and replies through durable consumers sharehub keeps
+for each (:func:`agency_notices_consumer`, :func:`agency_replies_consumer`), on
+connections whose inbox prefix is their own (:func:`agency_inbox_prefix`).
+
 An agency's notice subject is not built here: the agreement names it
 (``bus_subject``), and it must lie under :data:`AGENCIES_SUBJECTS`. The
 checkpoint stream's name is a setting (``checkpoint_stream``), whose default is
@@ -87,6 +91,28 @@ REQUESTS_SUBJECTS: Final = requests_subject("*")
 ACKNOWLEDGEMENTS_SUBJECTS: Final = acknowledgements_subject("*")
 REPLIES_SUBJECTS: Final = replies_subject("*")
 DEAD_LETTERS_SUBJECTS: Final = "sharehub.dead-letter.>"
+
+
+# --- what each agency reads with its own credential -----------------------------------
+# An agency may not create consumers (nor read a stream's messages by number): sharehub
+# keeps one durable pull consumer per agency on each stream it reads, filtered to its
+# subject, and the agency's credential may fetch from and ack on those two alone.
+
+
+def agency_notices_consumer(agency: str) -> str:
+    """The durable consumer of ``SHAREHUB_AGENCIES`` that ``agency`` reads its notices from."""
+    return f"notices-{agency}"
+
+
+def agency_replies_consumer(agency: str) -> str:
+    """The durable consumer of ``SHAREHUB_REPLIES`` that ``agency`` reads its answers from."""
+    return f"replies-{agency}"
+
+
+def agency_inbox_prefix(agency: str) -> str:
+    """The inbox prefix of ``agency``'s connections: answers to its requests (a publish's
+    acknowledgement, a fetch's messages) come there, and nobody else may read them."""
+    return f"_INBOX_{agency}"
 
 
 # --- signed checkpoints, kept off the database -----------------------------------------

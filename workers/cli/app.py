@@ -11,6 +11,7 @@ import typer
 if TYPE_CHECKING:
     pass
 from workers.cli.audit import audit_app, retention_app
+from workers.cli.bus import apply_bus_credentials, bus_app
 from workers.cli.common import fail, operator_actor, run_against_stack, run_process
 from workers.cli.operator import operator_app
 from workers.settings import Settings
@@ -33,6 +34,7 @@ app.add_typer(projections_app, name="projections")
 app.add_typer(audit_app, name="audit")
 app.add_typer(retention_app, name="retention")
 app.add_typer(policy_app, name="policy")
+app.add_typer(bus_app, name="bus")
 app.add_typer(operator_app)  # raise, queue, show and the hub's actions, at the top level
 
 
@@ -139,9 +141,14 @@ def keys_create(
 ) -> None:
     """Create an API client and print its key (shown this once only).
 
+    An agency's client also gets its bus credential, an nkey seed printed on the
+    next line (shown this once only too), which the local stack's NATS lets in at
+    once; for a NATS deployed elsewhere, deploy `sharehub bus config`.
+
     Names are unique: one name is one person. A name in use is refused (exit 2)
     unless --another-key says the key is for that same person.
     """
+    from workers.bus.identities import BusCredentials
     from workers.hub.clients import ApiClientError, ApiClients, NameInUse
     from workers.resources import open_event_store
     from workflows.models import Role
@@ -173,6 +180,11 @@ def keys_create(
                 ) from e
             except ApiClientError as e:
                 raise fail(str(e)) from e
+            seed = None
+            if client.role is Role.AGENCY:
+                seed = await BusCredentials(store).issue(
+                    client.client_id, issued_by=operator_actor()
+                )
         typer.echo(
             f"created API client {client.client_id} ({client.role.value}"
             f"{', ' + client.agency if client.agency else ''}): {client.name}, "
@@ -180,9 +192,24 @@ def keys_create(
             err=True,
         )
         typer.echo(key)
+        if seed is not None:
+            await _say_where_the_bus_credential_works(settings, client.agency or "")
+            typer.echo(seed)
         return 0
 
     raise typer.Exit(run_against_stack(run))
+
+
+async def _say_where_the_bus_credential_works(settings: Settings, agency: str) -> None:
+    if await apply_bus_credentials(settings):
+        where = "the local stack's NATS lets it in now"
+    else:
+        where = "deploy `sharehub bus config` to your NATS and reload it to let it in"
+    typer.echo(
+        f"bus credential for {agency} (nkey seed, next line; connect with inbox prefix "
+        f"_INBOX_{agency}): {where}",
+        err=True,
+    )
 
 
 @keys_app.command("list")
@@ -233,12 +260,19 @@ def keys_revoke(
         raise fail(f"{client_id!r} is not a client id") from e
 
     async def run() -> int:
-        async with await open_event_store(Settings(), max_connections=2) as store:
+        settings = Settings()
+        async with await open_event_store(settings, max_connections=2) as store:
             try:
                 await ApiClients(store).revoke(parsed, revoked_by=operator_actor())
             except ApiClientError as e:
                 raise fail(str(e)) from e
-        typer.echo(f"revoked API client {parsed}")
+        typer.echo(f"revoked API client {parsed} (and its bus credential, if it had one)")
+        if not await apply_bus_credentials(settings):
+            typer.echo(
+                "no NATS of the local stack to reload: deploy `sharehub bus config` to a NATS "
+                "deployed elsewhere and reload it (nats-server --signal reload)",
+                err=True,
+            )
         return 0
 
     raise typer.Exit(run_against_stack(run))

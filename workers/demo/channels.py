@@ -9,7 +9,8 @@ A channel carries the actions of the people the demo plays:
   benchmarks, which measure the workflow rather than HTTP.
 
 Both read what agencies are told from their JetStream subjects
-(:class:`AgencyInbox`), as agency systems do.
+(:class:`AgencyInbox`), as agency systems do: with each agency's own bus
+credential, through the consumers sharehub keeps for it, when the demo has them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
@@ -28,9 +29,11 @@ import nats
 from nats.aio.client import Client as NATSClient
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from events.envelope import Actor
 from events.postgres import PostgresEventStore
+from workers.bus.identities import BusCredentials, agency_connect_options
 from workers.bus.intake.messages import (
     IntakeAcknowledgement,
     IntakeOutcome,
@@ -45,6 +48,8 @@ from workers.bus.streams import (
     REPLIES_STREAM,
     REPLIES_SUBJECTS,
     acknowledgements_subject,
+    agency_notices_consumer,
+    agency_replies_consumer,
     requests_subject,
 )
 from workers.hub.clients import ApiClients
@@ -80,14 +85,20 @@ _POLL_SECONDS = 0.05
 class AgencyInbox:
     """Every notice on the agencies' subjects since the demo began, by request.
 
-    One push consumer over ``sharehub.agency.>`` stands in for the agencies'
-    own systems; it also checks that each notice arrived on the subject of the
-    agency it names. With ``replies``, it also collects the answers to bus intake.
+    With ``bus_seeds`` (an agency's bus credential by agency id), each agency
+    reads as its system would: connected with its own credential, fetching from
+    the durable consumers sharehub keeps for it (its notices; with ``replies``,
+    the answers to its bus intake). Without, one push consumer over
+    ``sharehub.agency.>`` stands in for them all (the benchmarks, on a NATS that
+    lets anyone in; ``connect_options`` say who connects). Either way it checks
+    that each notice arrived on the subject of the agency it names.
     """
 
     nats_url: str
     subject_of: dict[str, str]
     replies: bool = False
+    bus_seeds: dict[str, str] | None = None
+    connect_options: dict[str, Any] = field(default_factory=dict)
     received: dict[UUID, list[AgencyNotice]] = field(default_factory=lambda: defaultdict(list))
     # time.monotonic() when each notice arrived, by notice id (for the benchmarks)
     arrived_at: dict[UUID, float] = field(default_factory=dict)
@@ -97,7 +108,11 @@ class AgencyInbox:
 
     @contextlib.asynccontextmanager
     async def listening(self) -> AsyncIterator[AgencyInbox]:
-        client = await nats.connect(self.nats_url)
+        if self.bus_seeds is not None:
+            async with self._listening_as_each_agency(self.bus_seeds):
+                yield self
+            return
+        client = await nats.connect(self.nats_url, **self.connect_options)
         try:
             streams = client.jetstream()
             await ensure_stream(
@@ -129,6 +144,51 @@ class AgencyInbox:
                 await subscription.unsubscribe()
         finally:
             await client.close()
+
+    @contextlib.asynccontextmanager
+    async def _listening_as_each_agency(self, seeds: dict[str, str]) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            readers = []
+            for agency, seed in seeds.items():
+                client = await connect_as_agency(self.nats_url, agency, seed)
+                stack.push_async_callback(client.close)
+                notices = agency_notices_consumer(agency)
+                readers.append(self._read(client, AGENCIES_STREAM, notices, self._on_notice))
+                if self.replies:
+                    replies = agency_replies_consumer(agency)
+                    readers.append(self._read(client, REPLIES_STREAM, replies, self._on_reply))
+            tasks = [asyncio.create_task(reader) for reader in readers]
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    @staticmethod
+    async def _read(
+        client: NATSClient,
+        stream: str,
+        consumer: str,
+        on_message: Callable[[Msg], Awaitable[None]],
+    ) -> None:
+        """Fetch from the agency's durable consumer for ever (sharehub's intake creates it
+        when it starts: until then, wait)."""
+        streams = client.jetstream()
+        while True:
+            try:
+                await streams.consumer_info(stream, consumer)
+                break
+            except (NotFoundError, nats.errors.TimeoutError, TimeoutError):
+                await asyncio.sleep(0.2)
+        subscription = await streams.pull_subscribe_bind(consumer, stream=stream)
+        while True:
+            try:
+                batch = await subscription.fetch(100, timeout=1)
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue
+            for message in batch:
+                await on_message(message)
 
     async def _on_notice(self, message: Msg) -> None:
         notice = AgencyNotice.model_validate_json(message.data)
@@ -211,13 +271,19 @@ class ApiChannel:
     }
 
     def __init__(
-        self, http: httpx.AsyncClient, inbox: AgencyInbox, nats_url: str, keys: dict[str, str]
+        self,
+        http: httpx.AsyncClient,
+        inbox: AgencyInbox,
+        nats_url: str,
+        keys: dict[str, str],
+        bus_seeds: dict[str, str],
     ) -> None:
         self._http = http
         self._inbox = inbox
         self._nats_url = nats_url
         self._keys = keys  # person id -> API key
-        self._bus: NATSClient | None = None
+        self._bus_seeds = bus_seeds  # agency id -> its bus credential
+        self._bus: dict[str, NATSClient] = {}
 
     @classmethod
     async def enrol(
@@ -227,12 +293,16 @@ class ApiChannel:
         people: list[Participant],
         *,
         enrolled_by: Actor,
-    ) -> dict[str, str]:
-        """An API key for each person the demo plays (recorded like any other)."""
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """An API key for each person the demo plays (recorded like any other), and a bus
+        credential for each agency's system (with its first agency client): keys by
+        person id, bus seeds by agency id."""
         clients = ApiClients(store)
-        keys = {}
+        credentials = BusCredentials(store)
+        keys: dict[str, str] = {}
+        seeds: dict[str, str] = {}
         for person in people:
-            _, key = await clients.create(
+            client, key = await clients.create(
                 name=person.id,
                 role=person.role,
                 agency=person.agency,
@@ -242,15 +312,21 @@ class ApiChannel:
                 another_key=True,
             )
             keys[person.id] = key
-        return keys
+            if person.agency is not None and person.agency not in seeds:
+                seeds[person.agency] = await credentials.issue(
+                    client.client_id, issued_by=enrolled_by
+                )
+        return keys, seeds
 
     @contextlib.asynccontextmanager
     async def connected(self) -> AsyncIterator[ApiChannel]:
-        self._bus = await nats.connect(self._nats_url)
         try:
+            for agency, seed in self._bus_seeds.items():
+                self._bus[agency] = await connect_as_agency(self._nats_url, agency, seed)
             yield self
         finally:
-            await self._bus.close()
+            for client in self._bus.values():
+                await client.close()
 
     async def raise_request(self, request: RaiseShareRequest, *, turn: int) -> UUID:
         referrer = request.referrer
@@ -261,7 +337,9 @@ class ApiChannel:
         )
         if turn % 2:
             body = IntakeRaise(request_id=request.request_id, submission=submission)
-            await self._on_bus(requests_subject(referrer.agency), body, str(request.request_id))
+            await self._on_bus(
+                referrer.agency, requests_subject(referrer.agency), body, str(request.request_id)
+            )
             return request.request_id
         answer = await self._call(
             "POST",
@@ -311,7 +389,7 @@ class ApiChannel:
                 acknowledged_by=action.actor.id,
             )
             await self._on_bus(
-                acknowledgements_subject(agency), body, f"ack-{action.disclosure_id}"
+                agency, acknowledgements_subject(agency), body, f"ack-{action.disclosure_id}"
             )
             return None
         path = f"/v1/disclosures/{action.disclosure_id}"
@@ -320,11 +398,17 @@ class ApiChannel:
         return ActionResult.model_validate(answer)
 
     async def _on_bus(
-        self, subject: str, body: IntakeRaise | IntakeAcknowledgement, message_id: str
+        self,
+        agency: str,
+        subject: str,
+        body: IntakeRaise | IntakeAcknowledgement,
+        message_id: str,
     ) -> None:
-        assert self._bus is not None
-        await self._bus.jetstream().publish(
-            subject, body.model_dump_json().encode(), headers={"Nats-Msg-Id": message_id}
+        """Publish as ``agency``'s system, with its own credential."""
+        await (
+            self._bus[agency]
+            .jetstream()
+            .publish(subject, body.model_dump_json().encode(), headers={"Nats-Msg-Id": message_id})
         )
         answer = await self._inbox.answer_to(message_id)
         if answer.outcome is not IntakeOutcome.ACCEPTED:
@@ -365,6 +449,32 @@ class ApiChannel:
 
     def _people(self) -> list[Participant]:
         return [p for p in DEMO_STAFF if p.id in self._keys]
+
+
+async def connect_as_agency(
+    url: str, agency: str, seed: str, *, within: float = 15.0
+) -> NATSClient:
+    """A connection with ``agency``'s credential, once the server lets it in: a credential
+    just issued is in force once the server has reloaded, a moment later."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+
+    async def quietly(error: Exception) -> None:
+        """Refusals are retried here; what still fails is raised below."""
+
+    while True:
+        try:
+            return await nats.connect(
+                url,
+                allow_reconnect=False,
+                max_reconnect_attempts=1,
+                error_cb=quietly,
+                **agency_connect_options(agency, seed),
+            )
+        except Exception:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 DEMO_STAFF = [

@@ -27,6 +27,8 @@ from rich.table import Table
 
 from events.envelope import Actor
 from events.share_requests import DisclosureSent, share_request_events, stream_id_for
+from workers.bus.identities import service_connect_options
+from workers.bus.server_config import apply_to_managed_server
 from workers.bus.streams import AGENCIES_STREAM, AGENCIES_SUBJECTS
 from workers.demo.cases import DemoCase, DemoPath, demo_cases
 from workers.demo.channels import DEMO_STAFF, AgencyInbox, ApiChannel, Channel
@@ -334,7 +336,10 @@ async def compare_subjects_with_store(
                     assert isinstance(sent, DisclosureSent)
                     recorded[sent.bus_subject].add(sent.disclosure_id)
     on_subjects: dict[str, set[UUID]] = defaultdict(set)
-    client = await nats.connect(settings.resolved_nats_url())
+    # The hub's check, not an agency's: as sharehub's service identity.
+    client = await nats.connect(
+        settings.resolved_nats_url(), **service_connect_options(settings.nats_service_seed())
+    )
     try:
         subscription = await client.jetstream().pull_subscribe(
             AGENCIES_SUBJECTS, stream=AGENCIES_STREAM, config=ConsumerConfig(inactive_threshold=60)
@@ -382,15 +387,19 @@ async def run_demo(
         Participant(id=f"{agency.id}-duty", role=Role.AGENCY, agency=agency.id)
         for agency in policy.agencies
     ]
-    inbox = AgencyInbox(
-        settings.resolved_nats_url(),
-        {agency.id: agency.bus_subject for agency in policy.agencies},
-        replies=True,
-    )
     async with contextlib.AsyncExitStack() as stack:
         store = await stack.enter_async_context(await open_event_store(settings, max_connections=2))
-        keys = await ApiChannel.enrol(
+        keys, bus_seeds = await ApiChannel.enrol(
             store, policy, list({p.id: p for p in people}.values()), enrolled_by=DEMO_ENROLMENT
+        )
+        # The agencies' new bus credentials, in force on the stack's NATS (a NATS deployed
+        # elsewhere needs `sharehub bus config` deployed: the agencies wait for it).
+        await apply_to_managed_server(settings, store, policy)
+        inbox = AgencyInbox(
+            settings.resolved_nats_url(),
+            {agency.id: agency.bus_subject for agency in policy.agencies},
+            replies=True,
+            bus_seeds=bus_seeds,
         )
         if http is None:
             http = await stack.enter_async_context(
@@ -398,7 +407,7 @@ async def run_demo(
             )
         await stack.enter_async_context(inbox.listening())
         channel = await stack.enter_async_context(
-            ApiChannel(http, inbox, settings.resolved_nats_url(), keys).connected()
+            ApiChannel(http, inbox, settings.resolved_nats_url(), keys, bus_seeds).connected()
         )
         player = DemoPlayer(channel, inbox, policy)
         with Progress(

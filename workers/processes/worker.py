@@ -15,6 +15,7 @@ import signal
 from faststream.nats import NatsBroker
 from temporalio.worker import Worker
 
+from workers.bus.identities import service_broker_options
 from workers.bus.notices import NatsAgencyPublisher
 from workers.resources import open_event_store
 from workers.settings import Settings
@@ -35,7 +36,9 @@ async def _work_until_stopped(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    broker = NatsBroker(settings.resolved_nats_url())
+    broker = NatsBroker(
+        settings.resolved_nats_url(), **service_broker_options(settings.nats_service_seed())
+    )
     publisher = NatsAgencyPublisher(broker)
     await publisher.start()
     try:

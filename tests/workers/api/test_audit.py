@@ -64,7 +64,9 @@ async def closed_journey(api: Api) -> UUID:
 
 async def sign_checkpoint(api: Api, settings: Settings) -> None:
     """What the relay's checkpointer does, with the stack's own key and bus."""
-    client = await nats.connect(settings.resolved_nats_url())
+    client = await nats.connect(
+        settings.resolved_nats_url(), nkeys_seed_str=settings.nats_service_seed()
+    )
     try:
         copies = CheckpointCopies(client.jetstream(), stream=settings.checkpoint_stream)
         checkpointer = Checkpointer(

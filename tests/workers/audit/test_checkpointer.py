@@ -15,6 +15,7 @@ from nats.js.errors import APIError
 from events.postgres import PostgresEventStore
 from events.signed_checkpoints import CheckpointSigner
 from events.verify import verify_log
+from tests.conftest import NATS_SERVICE_SEED
 from tests.events.sample_events import OFFICER, concern
 from tests.events.test_verify import tamper
 from workers.audit.checkpointer import (
@@ -30,7 +31,7 @@ SIGNER = CheckpointSigner(Ed25519PrivateKey.generate())
 
 @pytest.fixture
 async def copies(nats_url: str) -> AsyncIterator[CheckpointCopies]:
-    client = await nats.connect(nats_url)
+    client = await nats.connect(nats_url, nkeys_seed_str=NATS_SERVICE_SEED)
     # A stream of the test's own: tree sizes of other tests' logs must not mix in.
     yield CheckpointCopies(client.jetstream(), stream=f"CHECKPOINTS_{uuid.uuid4().hex}")
     await client.close()

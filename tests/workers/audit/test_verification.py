@@ -24,7 +24,9 @@ from workers.stack.embedded import free_port
 @pytest.fixture
 async def copies(settings: Settings) -> AsyncIterator[CheckpointCopies]:
     """The bus copy the verification reads: the settings' own checkpoint stream."""
-    client = await nats.connect(settings.resolved_nats_url())
+    client = await nats.connect(
+        settings.resolved_nats_url(), nkeys_seed_str=settings.nats_service_seed()
+    )
     copies = CheckpointCopies(client.jetstream(), stream=settings.checkpoint_stream)
     await copies.ensure_stream()
     yield copies

@@ -10,6 +10,8 @@ import pytest
 from faststream.nats import NatsBroker
 from nats.js.errors import NotFoundError
 
+from tests.conftest import NATS_SERVICE_SEED
+from workers.bus.identities import service_broker_options
 from workers.bus.notices import NatsAgencyPublisher
 from workers.bus.streams import AGENCIES_STREAM
 from workflows.activities import AgencyNotice
@@ -17,14 +19,14 @@ from workflows.activities import AgencyNotice
 
 @pytest.fixture
 async def publisher(nats_url: str) -> AsyncIterator[NatsAgencyPublisher]:
-    client = await nats.connect(nats_url)
+    client = await nats.connect(nats_url, nkeys_seed_str=NATS_SERVICE_SEED)
     try:  # a fresh stream for each test
         await client.jetstream().delete_stream(AGENCIES_STREAM)
     except NotFoundError:
         pass
     finally:
         await client.close()
-    broker = NatsBroker(nats_url)
+    broker = NatsBroker(nats_url, **service_broker_options(NATS_SERVICE_SEED))
     publisher = NatsAgencyPublisher(broker)
     await publisher.start()
     yield publisher
@@ -32,7 +34,7 @@ async def publisher(nats_url: str) -> AsyncIterator[NatsAgencyPublisher]:
 
 
 async def messages_on(nats_url: str, subject: str) -> list[bytes]:
-    client = await nats.connect(nats_url)
+    client = await nats.connect(nats_url, nkeys_seed_str=NATS_SERVICE_SEED)
     try:
         streams = client.jetstream()
         subscription = await streams.pull_subscribe(subject, stream=AGENCIES_STREAM)

@@ -20,6 +20,7 @@ from nats.js.errors import NotFoundError
 
 from events.envelope import NewEvent, RecordedEvent
 from events.postgres import PostgresEventStore, migrate
+from tests.conftest import NATS_SERVICE_SEED
 from tests.events.conftest import MASTER_KEY
 from tests.events.sample_events import OFFICER, ChildIdentified, concern
 from workers.bus.cloudevents import CONTENT_TYPE
@@ -46,7 +47,7 @@ async def store(empty_database: str) -> AsyncIterator[PostgresEventStore]:
 @pytest.fixture
 async def bus(nats_url: str) -> str:
     """The session's NATS, without the events stream a previous test left."""
-    connection = await nats.connect(nats_url)
+    connection = await nats.connect(nats_url, nkeys_seed_str=NATS_SERVICE_SEED)
     try:
         with contextlib.suppress(NotFoundError):
             await connection.jetstream().delete_stream(EVENTS_STREAM)
@@ -60,7 +61,7 @@ async def running_relay(
     store: PostgresEventStore, nats_url: str, *, checkpoint_name: str = CHECKPOINT_NAME
 ) -> AsyncIterator[EventRelay]:
     """A relay with short timeouts, stopped (checkpoint saved) on leaving the block."""
-    broker = nats_broker(nats_url)
+    broker = nats_broker(nats_url, seed=NATS_SERVICE_SEED)
     relay = EventRelay(
         store,
         broker,
@@ -92,7 +93,7 @@ async def checkpoint_reaches(
 
 async def messages_on_bus(nats_url: str) -> list[RawStreamMsg]:
     """Every message of the events stream, in stream order."""
-    connection = await nats.connect(nats_url)
+    connection = await nats.connect(nats_url, nkeys_seed_str=NATS_SERVICE_SEED)
     try:
         streams = connection.jetstream()
         state = (await streams.stream_info(EVENTS_STREAM)).state
@@ -231,7 +232,7 @@ async def test_a_restarted_relay_resumes_and_the_bus_holds_each_event_once(
 async def test_the_stream_is_created_or_widened_without_losing_its_settings(
     store: PostgresEventStore, bus: str
 ) -> None:
-    connection = await nats.connect(bus)
+    connection = await nats.connect(bus, nkeys_seed_str=NATS_SERVICE_SEED)
     try:
         streams = connection.jetstream()
         await streams.add_stream(

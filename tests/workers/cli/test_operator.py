@@ -90,6 +90,7 @@ def environment(settings: Settings) -> dict[str, str | None]:
         "SHAREHUB_DATABASE_URL": settings.database_url,
         "SHAREHUB_TEMPORAL_ADDRESS": settings.temporal_address,
         "SHAREHUB_NATS_URL": settings.nats_url,
+        "SHAREHUB_NATS_SEED": settings.nats_seed,
         "SHAREHUB_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
         "SHAREHUB_MASTER_KEY": settings.master_key,
         "SHAREHUB_POLICY_FILE": str(settings.policy_file),

@@ -23,6 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError, NotFoundError
 
 from events.postgres import PostgresEventStore
+from tests.conftest import NATS_SERVICE_SEED
 from tests.events.conftest import MASTER_KEY
 from tests.workers.bus.intake.test_consumer import (  # noqa: F401 (agencies: a fixture)
     SCHOOL,
@@ -49,7 +50,7 @@ REPO = Path(__file__).resolve().parents[3]
 @pytest.fixture
 async def bus(nats_url: str) -> str:
     """The session's NATS, without the streams a previous test left."""
-    connection = await nats.connect(nats_url)
+    connection = await nats.connect(nats_url, nkeys_seed_str=NATS_SERVICE_SEED)
     try:
         for stream in (EVENTS_STREAM, INTAKE_STREAM, REPLIES_STREAM, DEAD_LETTERS_STREAM):
             with contextlib.suppress(NotFoundError):
@@ -97,6 +98,7 @@ async def test_sharehub_relay_stops_cleanly_on_sigterm(
         "SHAREHUB_HOME": str(tmp_path / "home"),
         "SHAREHUB_DATABASE_URL": settings.resolved_database_url(),
         "SHAREHUB_NATS_URL": bus,
+        "SHAREHUB_NATS_SEED": NATS_SERVICE_SEED,
     }
     async with sharehub_relay(environment) as process:
         await checkpoint_reaches(store, 3)
@@ -119,6 +121,7 @@ async def test_sharehub_relay_runs_the_intake_and_stops_cleanly_on_sigterm(
         "SHAREHUB_HOME": str(tmp_path / "relay-home"),
         "SHAREHUB_DATABASE_URL": settings.resolved_database_url(),
         "SHAREHUB_NATS_URL": bus,
+        "SHAREHUB_NATS_SEED": NATS_SERVICE_SEED,
         "SHAREHUB_TEMPORAL_ADDRESS": settings.resolved_temporal_address(),
         "SHAREHUB_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
         "SHAREHUB_MASTER_KEY": base64.b64encode(MASTER_KEY).decode(),

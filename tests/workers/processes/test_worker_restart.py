@@ -68,6 +68,7 @@ def start_worker(settings: Settings, log_file: Path) -> ChildProcess:
         "SHAREHUB_DATABASE_URL": settings.resolved_database_url(),
         "SHAREHUB_TEMPORAL_ADDRESS": settings.resolved_temporal_address(),
         "SHAREHUB_NATS_URL": settings.resolved_nats_url(),
+        "SHAREHUB_NATS_SEED": settings.nats_service_seed(),
         "SHAREHUB_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
         "SHAREHUB_MASTER_KEY": settings.master_key or "",
         "SHAREHUB_HOME": str(settings.home),

@@ -31,6 +31,8 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.client import Client
 
+from tests.conftest import NATS_SERVICE_SEED
+from workers.settings import Settings
 from workers.stack.child_process import ChildProcess
 from workers.stack.devstack import mask_password
 from workers.stack.embedded import EmbeddedNats, EmbeddedPostgres, ServiceDidNotStart, free_port
@@ -60,7 +62,7 @@ async def test_temporal_fixture_answers(temporal_address: str) -> None:
 
 
 async def test_nats_fixture_answers_with_jetstream(nats_url: str) -> None:
-    assert "JetStream on" in await probe_nats(nats_url)
+    assert "JetStream on" in await probe_nats(nats_url, seed=NATS_SERVICE_SEED)
 
 
 async def test_a_server_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> None:
@@ -108,6 +110,7 @@ async def test_status_reports_every_component_of_a_healthy_stack(
     env = sharehub_env(
         tmp_path, database_url=postgres_url, temporal_address=temporal_address, nats_url=nats_url
     )
+    env["SHAREHUB_NATS_SEED"] = NATS_SERVICE_SEED
 
     status, report = await sharehub_status(env)
 
@@ -162,13 +165,13 @@ async def test_ctrl_c_stops_everything_and_the_next_up_finds_the_data(tmp_path: 
         await assert_every_process_logs_in_as_the_application(first, stack)
         for password_file in ("postgres-owner.password", "postgres-app.password"):
             assert stat.S_IMODE((home / password_file).stat().st_mode) == 0o600
-        await leave_data_behind(stack)
+        await leave_data_behind(stack, Settings(home=home).nats_service_seed())
         await first.stop(signal.SIGINT)
     await first.assert_left_nothing_behind()
 
     async with sharehub_up(home) as second:
         stack = await second.wait_until_up()
-        await find_data_left_behind(stack)
+        await find_data_left_behind(stack, Settings(home=home).nats_service_seed())
         await second.stop(signal.SIGINT)
     await second.assert_left_nothing_behind()
 
@@ -233,6 +236,7 @@ async def test_a_second_up_on_the_same_home_is_refused(
     env = sharehub_env(
         home, database_url=postgres_url, temporal_address=temporal_address, nats_url=nats_url
     )
+    env["SHAREHUB_NATS_SEED"] = NATS_SERVICE_SEED  # its children connect to our NATS
 
     async with sharehub_up(home, env=env) as first:
         await first.wait_until_up()
@@ -408,7 +412,7 @@ async def assert_every_process_logs_in_as_the_application(
         await superuser.close()
 
 
-async def leave_data_behind(stack: dict[str, Any]) -> None:
+async def leave_data_behind(stack: dict[str, Any], nats_seed: str) -> None:
     """A table, a stream and a namespace, one in each of the stack's stores."""
     connection = await asyncpg.connect(stack["owner_database_url"])
     try:
@@ -417,7 +421,7 @@ async def leave_data_behind(stack: dict[str, Any]) -> None:
     finally:
         await connection.close()
 
-    broker = await nats.connect(stack["nats_url"])
+    broker = await nats.connect(stack["nats_url"], nkeys_seed_str=nats_seed)
     try:
         await broker.jetstream().add_stream(name="left_behind", subjects=["left.behind"])
     finally:
@@ -429,7 +433,7 @@ async def leave_data_behind(stack: dict[str, Any]) -> None:
     await client.workflow_service.register_namespace(retention)
 
 
-async def find_data_left_behind(stack: dict[str, Any]) -> None:
+async def find_data_left_behind(stack: dict[str, Any], nats_seed: str) -> None:
     connection = await asyncpg.connect(stack["owner_database_url"])
     try:
         assert await connection.fetchval("SELECT note FROM left_behind") == "from the first run"
@@ -437,7 +441,7 @@ async def find_data_left_behind(stack: dict[str, Any]) -> None:
     finally:
         await connection.close()
 
-    broker = await nats.connect(stack["nats_url"])
+    broker = await nats.connect(stack["nats_url"], nkeys_seed_str=nats_seed)
     try:
         stream = await broker.jetstream().stream_info("left_behind")
         assert stream.config.subjects == ["left.behind"]

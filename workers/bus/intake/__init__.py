@@ -8,9 +8,10 @@ Each agency publishes on subjects of its own, in the stream ``SHAREHUB_INTAKE``:
 
 and is answered, for every message, with an ``IntakeReply`` on
 ``sharehub.replies.<agency-id>`` (stream ``SHAREHUB_REPLIES``). The agency is the
-subject's: the body never names it. In production, NATS account permissions let
-each agency publish only to its own intake subjects and read only its own
-subjects; sharehub trusts the subject because the server enforces that.
+subject's: the body never names it. sharehub trusts the subject because the NATS
+server enforces it: each agency connects with its own nkey credential, which may
+publish only to its own intake subjects and read only its own notices and replies
+(:mod:`workers.bus.server_config`).
 
 The promises:
 
@@ -41,8 +42,8 @@ The promises:
 - **No personal data in logs or replies.** Logs and replies carry request,
   disclosure and agency ids and reasons only; field errors name the field, never
   its value. The intake stream keeps a message only until it is answered (work-
-  queue retention); dead letters keep the original body for the hub's operators
-  and expire after ``DEAD_LETTER_MAX_AGE`` (14 days).
+  queue retention); a dead letter keeps the message's ids and why it failed,
+  never its body, and expires after ``DEAD_LETTER_MAX_AGE`` (14 days).
 
 Errors: the intake raises nothing of its own. A service error
 (:class:`~workers.hub.share_requests.ShareRequestServiceError`) is a rejection; any

@@ -31,15 +31,18 @@ from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError
 
 from workers.bus.intake.messages import (
+    DeadLetter,
     IntakeAcknowledgement,
     IntakeKind,
     IntakeOutcome,
     IntakeRaise,
     IntakeReply,
 )
-from workers.bus.jetstream import ensure_stream
+from workers.bus.jetstream import ensure_agency_consumers, ensure_stream
 from workers.bus.streams import (
     ACKNOWLEDGEMENTS_SUBJECTS,
+    AGENCIES_STREAM,
+    AGENCIES_SUBJECTS,
     DEAD_LETTERS_STREAM,
     DEAD_LETTERS_SUBJECTS,
     INTAKE_STREAM,
@@ -77,7 +80,8 @@ DUPLICATE_WINDOW = timedelta(hours=1)
 DEAD_LETTER_MAX_AGE = timedelta(days=14)
 REQUESTS_CONSUMER = "sharehub-intake-requests"
 ACKNOWLEDGEMENTS_CONSUMER = "sharehub-intake-acknowledgements"
-# Headers of a dead letter (the body is the original message's, unchanged).
+# Headers of a dead letter. Its body is a DeadLetter: the message's ids and why it failed,
+# never the message itself, which may hold a child's details.
 DEAD_LETTER_REASON = "Sharehub-Dead-Letter-Reason"
 DEAD_LETTER_SUBJECT = "Sharehub-Intake-Subject"
 DEAD_LETTER_SEQUENCE = "Sharehub-Intake-Sequence"
@@ -227,11 +231,12 @@ class BusIntake:
         )
         self._dead_letters = router.publisher(
             dead_letter_subject(_AGENCY_PATH),
-            schema=bytes,
+            schema=DeadLetter,
             title="intake-dead-letters",
-            description="For the hub's operators: an intake message that kept failing "
-            f"transiently, unchanged, with the headers {DEAD_LETTER_REASON}, "
-            f"{DEAD_LETTER_SUBJECT}, {DEAD_LETTER_SEQUENCE} and {DEAD_LETTER_DELIVERIES}.",
+            description="For the hub's operators: which intake message kept failing "
+            "transiently and why (its ids and the reason, never its body), with the headers "
+            f"{DEAD_LETTER_REASON}, {DEAD_LETTER_SUBJECT}, {DEAD_LETTER_SEQUENCE} and "
+            f"{DEAD_LETTER_DELIVERIES}.",
         )
         broker.include_router(router)
 
@@ -274,6 +279,15 @@ class BusIntake:
                 duplicate_window=DUPLICATE_WINDOW.total_seconds(),
             ),
         )
+        # What each agency reads with its own credential: its notices and its answers.
+        await ensure_stream(
+            streams,
+            name=AGENCIES_STREAM,
+            subjects=AGENCIES_SUBJECTS,
+            description="sharehub: notices to each partner agency on its own subject",
+            duplicate_window=DUPLICATE_WINDOW,
+        )
+        await ensure_agency_consumers(streams, self._service.policy)
         # Intake sequences restart if the stream is ever re-created; the creation
         # time keeps our replies' message ids (de-duplicated) from colliding.
         created = (await streams.stream_info(INTAKE_STREAM)).created
@@ -505,15 +519,22 @@ class BusIntake:
             deliveries,
             reason,
         )
-        headers = {
-            k: v for k, v in (message.headers or {}).items() if not k.lower().startswith("nats-")
-        }
+        letter = DeadLetter(
+            answers=kind,
+            request_id=body.request_id,
+            disclosure_id=getattr(body, "disclosure_id", None),
+            reason=reason,
+            intake_subject=raw.subject,
+            intake_sequence=sequence,
+            deliveries=deliveries,
+            message_id=(message.headers or {}).get("Nats-Msg-Id"),
+        )
         await self._dead_letters.publish(
-            raw.data,
+            letter.model_dump_json().encode(),
             subject=dead_letter_subject(agency),
             stream=DEAD_LETTERS_STREAM,
-            headers=headers
-            | {
+            headers={
+                "content-type": "application/json",
                 "Nats-Msg-Id": f"dead-letter:{self._stream_epoch}:{sequence}",
                 DEAD_LETTER_REASON: _header_value(reason),
                 DEAD_LETTER_SUBJECT: raw.subject,

@@ -72,3 +72,22 @@ class IntakeReply(BaseModel):
     intake_sequence: int
     # The Nats-Msg-Id the agency gave the message, if it gave one.
     message_id: str | None = None
+
+
+class DeadLetter(BaseModel):
+    """For the hub's operators: an intake message that kept failing, by its ids.
+
+    The message itself is not kept (it may name a child); the agency is told to send
+    it again, and the operators know which one and why.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    answers: IntakeKind
+    request_id: UUID
+    disclosure_id: UUID | None = None
+    reason: str
+    intake_subject: str
+    intake_sequence: int
+    deliveries: int
+    message_id: str | None = None
