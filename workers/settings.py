@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import tempfile
 from functools import cached_property
 from pathlib import Path
@@ -96,6 +97,18 @@ class Settings(BaseSettings):
         default=None,
         description="The nkey seed (SU…) of sharehub's own identity on NATS, which every "
         "process uses. Without it, one is generated once under the home folder.",
+    )
+    nats_tls_ca_file: Path | None = Field(
+        default=None,
+        description="PEM of the CA that signed the NATS server's certificate, for a tls:// "
+        "NATS_URL whose certificate the system's CAs do not vouch for.",
+    )
+    nats_tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM of sharehub's client certificate, for a NATS that requires one.",
+    )
+    nats_tls_key_file: Path | None = Field(
+        default=None, description="PEM of the private key of SHAREHUB_NATS_TLS_CERT_FILE."
     )
     nats_server_config: Path | None = Field(
         default=None,
@@ -229,6 +242,21 @@ class Settings(BaseSettings):
         from workers.bus.identities import generated_seed
 
         return generated_seed(self.home / NATS_SEED_FILE_NAME)
+
+    def nats_tls_context(self) -> ssl.SSLContext | None:
+        """How sharehub's processes check the NATS server (and prove themselves to it),
+        when TLS files are configured; otherwise the client's own default for tls:// URLs."""
+        ca, cert, key = self.nats_tls_ca_file, self.nats_tls_cert_file, self.nats_tls_key_file
+        if ca is None and cert is None and key is None:
+            return None
+        if (cert is None) != (key is None):
+            raise ValueError(
+                "SHAREHUB_NATS_TLS_CERT_FILE and SHAREHUB_NATS_TLS_KEY_FILE go together"
+            )
+        context = ssl.create_default_context(cafile=ca)
+        if cert is not None and key is not None:
+            context.load_cert_chain(cert, key)
+        return context
 
     def resolved_nats_server_config(self) -> Path | None:
         """The configuration of the NATS server sharehub manages, if it manages one."""

@@ -33,7 +33,11 @@ async def readyz(hub: Context) -> JSONResponse:
         "temporal": lambda: probe_temporal_client(
             hub.temporal, namespace=settings.temporal_namespace
         ),
-        "nats": lambda: probe_nats(settings.resolved_nats_url(), seed=settings.nats_service_seed()),
+        "nats": lambda: probe_nats(
+            settings.resolved_nats_url(),
+            seed=settings.nats_service_seed(),
+            tls=settings.nats_tls_context(),
+        ),
     }
 
     async def check(probe: Callable[[], Awaitable[str]]) -> str:

@@ -257,7 +257,7 @@ async def checkpoint_copies(settings: Settings) -> AsyncIterator[CheckpointCopie
         settings.resolved_nats_url(),
         connect_timeout=2,
         max_reconnect_attempts=1,
-        **service_connect_options(settings.nats_service_seed()),
+        **service_connect_options(settings.nats_service_seed(), tls=settings.nats_tls_context()),
     )
     try:
         yield CheckpointCopies(client.jetstream(), stream=settings.checkpoint_stream)
@@ -285,7 +285,9 @@ async def run_checkpointer(settings: Settings, store: EventStore) -> None:
             connect_timeout=2,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
-            **service_connect_options(settings.nats_service_seed()),
+            **service_connect_options(
+                settings.nats_service_seed(), tls=settings.nats_tls_context()
+            ),
         ),
         backoff=Backoff(first=1.0, longest=1.0),
         logger=logger,

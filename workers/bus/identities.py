@@ -19,6 +19,7 @@ What each may do is :mod:`workers.bus.server_config`'s.
 from __future__ import annotations
 
 import os
+import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,14 +86,21 @@ def generated_seed(path: Path) -> str:
     return path.read_text().strip()
 
 
-def service_connect_options(seed: str) -> dict[str, Any]:
-    """What sharehub's own processes give ``nats.connect`` or ``NatsBroker``."""
-    return {"nkeys_seed_str": seed, "inbox_prefix": SERVICE_INBOX_PREFIX}
+def service_connect_options(seed: str, *, tls: ssl.SSLContext | None = None) -> dict[str, Any]:
+    """What sharehub's own processes give ``nats.connect``: the service identity, and
+    ``tls`` (``Settings.nats_tls_context``) for a server behind a private CA."""
+    options: dict[str, Any] = {"nkeys_seed_str": seed, "inbox_prefix": SERVICE_INBOX_PREFIX}
+    if tls is not None:
+        options["tls"] = tls
+    return options
 
 
-def service_broker_options(seed: str) -> dict[str, Any]:
+def service_broker_options(seed: str, *, tls: ssl.SSLContext | None = None) -> dict[str, Any]:
     """What sharehub's own processes give a FastStream ``NatsBroker``."""
-    return {"security": NatsNKey.from_seed(seed), "inbox_prefix": SERVICE_INBOX_PREFIX}
+    return {
+        "security": NatsNKey.from_seed(seed, ssl_context=tls),
+        "inbox_prefix": SERVICE_INBOX_PREFIX,
+    }
 
 
 def agency_connect_options(agency: str, seed: str) -> dict[str, Any]:

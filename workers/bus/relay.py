@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -206,10 +207,11 @@ class EventRelay:
             self._saved = acknowledged
 
 
-def nats_broker(nats_url: str, *, seed: str) -> NatsBroker:
+def nats_broker(nats_url: str, *, seed: str, tls: ssl.SSLContext | None = None) -> NatsBroker:
     """A broker that (re)connects for ever, quickly: the relay outlives NATS restarts.
 
-    ``seed`` is sharehub's service identity on NATS (``Settings.nats_service_seed``).
+    ``seed`` is sharehub's service identity on NATS (``Settings.nats_service_seed``);
+    ``tls`` how it checks a server behind a private CA (``Settings.nats_tls_context``).
 
     The first connection also waits for NATS, however long it takes. The client
     reports each failed attempt (every second, during an outage) at debug level;
@@ -236,6 +238,6 @@ def nats_broker(nats_url: str, *, seed: str) -> NatsBroker:
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
         log_level=logging.DEBUG,  # FastStream's own service messages
-        **service_broker_options(seed),
+        **service_broker_options(seed, tls=tls),
     )
     return broker

@@ -338,7 +338,8 @@ async def compare_subjects_with_store(
     on_subjects: dict[str, set[UUID]] = defaultdict(set)
     # The hub's check, not an agency's: as sharehub's service identity.
     client = await nats.connect(
-        settings.resolved_nats_url(), **service_connect_options(settings.nats_service_seed())
+        settings.resolved_nats_url(),
+        **service_connect_options(settings.nats_service_seed(), tls=settings.nats_tls_context()),
     )
     try:
         subscription = await client.jetstream().pull_subscribe(

@@ -41,8 +41,13 @@ async def _relay_until_stopped(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    broker = nats_broker(settings.resolved_nats_url(), seed=settings.nats_service_seed())
-    intake_broker = nats_broker(settings.resolved_nats_url(), seed=settings.nats_service_seed())
+    url, seed, tls = (
+        settings.resolved_nats_url(),
+        settings.nats_service_seed(),
+        settings.nats_tls_context(),
+    )
+    broker = nats_broker(url, seed=seed, tls=tls)
+    intake_broker = nats_broker(url, seed=seed, tls=tls)
     async with await open_event_store(settings, max_connections=4) as store:
         relay = EventRelay(store, broker)
         relaying = asyncio.create_task(relay.run(), name="bus-relay")

@@ -37,7 +37,8 @@ async def _work_until_stopped(settings: Settings) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     broker = NatsBroker(
-        settings.resolved_nats_url(), **service_broker_options(settings.nats_service_seed())
+        settings.resolved_nats_url(),
+        **service_broker_options(settings.nats_service_seed(), tls=settings.nats_tls_context()),
     )
     publisher = NatsAgencyPublisher(broker)
     await publisher.start()

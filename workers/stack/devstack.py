@@ -469,7 +469,13 @@ async def check_stack(settings: Settings, *, seconds_each: float = 3.0) -> list[
             temporal_address,
             lambda: probe_temporal(temporal_address, namespace=namespace),
         ),
-        ("nats", nats_url, lambda: probe_nats(nats_url, seed=settings.nats_service_seed())),
+        (
+            "nats",
+            nats_url,
+            lambda: probe_nats(
+                nats_url, seed=settings.nats_service_seed(), tls=settings.nats_tls_context()
+            ),
+        ),
     ]
     api_url = settings.api_url or settings.running_stack.get("api_url")
     if api_url:

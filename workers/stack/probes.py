@@ -10,6 +10,7 @@ ready, and ``sharehub status`` to report on a running stack.
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 import asyncpg
 import httpx
@@ -47,8 +48,12 @@ async def probe_temporal_client(client: Client, *, namespace: str) -> str:
     return f"Temporal {info.server_version}, namespace {namespace}"
 
 
-async def probe_nats(url: str, *, seed: str | None = None) -> str:
-    """The server's version, once JetStream answers; ``seed`` is the nkey to connect as."""
+async def probe_nats(
+    url: str, *, seed: str | None = None, tls: ssl.SSLContext | None = None
+) -> str:
+    """The server's version, once JetStream answers; ``seed`` is the nkey to connect as,
+    ``tls`` how to check a server behind a private CA."""
+
     async def ignore_error(error: Exception) -> None:
         """The probe reports failures itself; the default callback would log them."""
 
@@ -61,6 +66,7 @@ async def probe_nats(url: str, *, seed: str | None = None) -> str:
         reconnect_time_wait=0,
         error_cb=ignore_error,
         nkeys_seed_str=seed,
+        tls=tls,
     )
     try:
         await connection.jetstream().account_info()  # answers only when JetStream is on
