@@ -19,6 +19,18 @@ from workers.settings import Settings
 bus_app = typer.Typer(help="The NATS bus: who may connect, and to do what.", no_args_is_help=True)
 
 
+@bus_app.command("seed")
+def bus_seed() -> None:
+    """Print a new nkey seed for sharehub's own identity on NATS (SHAREHUB_NATS_SEED).
+
+    Every sharehub process connects with it; keep it as secret as a password. A local
+    stack makes its own, under its home folder.
+    """
+    from workers.bus.identities import new_seed
+
+    typer.echo(new_seed())
+
+
 @bus_app.command("config")
 def bus_config(
     listen: Annotated[
