@@ -12,14 +12,21 @@ hash is enough; there is nothing to guess). Each client has its own stream
 Every read of a request or a disclosure by a person is a ``RecordViewed`` event
 in the stream ``access-log-<request uuid>``: the request's own stream belongs
 to its workflow, whose appends expect a version.
+
+Events record an API client's id as their actor; what a person reads is the
+client's name (:func:`client_names_in_log` where only the log may be read, the
+read model ``api_client_view`` elsewhere). Events recorded before that name their
+actor by the client's name, which reads as it was recorded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 from uuid import UUID
 
 from events.registry import DomainEvent, EventRegistry
+from events.store import EventStore
 
 access_events = EventRegistry()
 
@@ -78,3 +85,24 @@ class RecordViewed(DomainEvent):
     record: Literal["share_request", "disclosure", "share_request_state", "decision_report"]
     record_id: UUID
     via: str  # e.g. "GET /v1/hub/share-requests/{id}"
+
+
+async def client_names_in_log(store: EventStore, actor_ids: Iterable[str]) -> dict[str, str]:
+    """The name of each actor id that is an API client's id, from the clients' own streams.
+
+    For readers that must work from the log alone (the decision report, an
+    auditor's replay). Ids that are not a client's (sharehub itself, an operator,
+    a name recorded as the actor before clients' ids were) are not in it.
+    """
+    names: dict[str, str] = {}
+    for actor_id in dict.fromkeys(actor_ids):
+        try:
+            client_id = UUID(actor_id)
+        except ValueError:
+            continue
+        if str(client_id) != actor_id:  # a name that merely parses as one
+            continue
+        for event in await store.read_stream(api_client_stream(client_id)):
+            if event.type == ApiClientCreated.event_type:
+                names[actor_id] = str(event.data["name"])
+    return names

@@ -14,11 +14,12 @@ not the time an event says it happened: the question is what was on the record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
+from events.access import client_names_in_log
 from events.envelope import RecordedEvent
 from events.read_models.folds import (
     Row,
@@ -71,6 +72,13 @@ class RequestReplay:
     state: RequestState
     applied: list[RecordedEvent]  # the request's events up to the moment, in order
     later: int  # how many of its events came after the moment
+    # The name of each actor of ``applied`` that is an API client's id (from the
+    # clients' own streams); other actor ids, older events' names among them, read
+    # as recorded.
+    actor_names: Mapping[str, str] = field(default_factory=dict)
+
+    def name_of(self, actor_id: str) -> str:
+        return self.actor_names.get(actor_id, actor_id)
 
 
 def replay_at(
@@ -110,4 +118,6 @@ async def replay_request_at(
     events = await store.read_stream(stream_id_for(request_id))
     if not events:
         return None
-    return replay_at(request_id, events, at=at, position=position)
+    replay = replay_at(request_id, events, at=at, position=position)
+    names = await client_names_in_log(store, [e.actor.id for e in replay.applied])
+    return replace(replay, actor_names=names)

@@ -35,7 +35,7 @@ from workers.api.schemas import (
 from workers.audit.report import decision_report
 from workers.audit.report_formats import MEDIA_TYPES, ReportFormat, render_report
 from workers.audit.verification import Verification, verify_now
-from workers.hub.records import timeline_entry
+from workers.hub.records import timeline_entry, with_actor_names
 from workers.hub.views import ActorOut, TimelineEntry
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,9 @@ async def request_state(
     ] = None,
 ) -> RequestStateOut:
     """The request as its events up to ``at`` or ``position`` show it (now by default),
-    rebuilt from the event store alone, with the events that made it so."""
+    rebuilt from the event store alone, with the events that made it so. Each "who"
+    is the actor id as recorded, with its name beside it (``decided_by_name``, the
+    timeline's ``actor.name``)."""
     if at is not None and at.tzinfo is None:
         raise ProblemError(
             422, "invalid-input", "The input is not valid", "at: give a time zone (e.g. Z)"
@@ -155,14 +157,14 @@ async def request_state(
     replay = await hub.records.replay(
         request_id, at=at, position=position, viewer=auditor, via=_via(request)
     )
-    state = replay.state
+    state, names = replay.state, replay.actor_names
     return RequestStateOut(
-        request=state.request,
-        disclosures=state.disclosures,
-        advice=state.advice,
+        request=with_actor_names(state.request, names),
+        disclosures=[with_actor_names(d, names) or {} for d in state.disclosures],
+        advice=[with_actor_names(a, names) or {} for a in state.advice],
         events_applied=state.events_applied,
         events_after=replay.later,
-        timeline=[TimelineEntry.model_validate(timeline_entry(e)) for e in replay.applied],
+        timeline=[TimelineEntry.model_validate(timeline_entry(e, names)) for e in replay.applied],
     )
 
 

@@ -26,6 +26,12 @@ The report's rooms, each usable alone:
 - :mod:`workers.audit.report_formats` — :func:`~workers.audit.report_formats.render_report`
   (CSV, JSON, or a FHIR R5 Bundle from :mod:`workers.audit.report_fhir`).
 
+Events record who acted by the API client's id; each row carries the id as
+recorded and, beside it, the client's name, folded from the ``api-client-*``
+streams (:func:`~events.access.client_names_in_log`), so the report still needs
+nothing but the log. An event recorded before clients' ids were names its actor
+by the client's name, and the row shows it as recorded.
+
 Generating a report reads who each child is; recording that read (the access log)
 is the caller's business, as for any other read. Nothing here logs.
 """
@@ -39,7 +45,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from events.access import RecordViewed, access_events, access_log_stream
+from events.access import (
+    RecordViewed,
+    access_events,
+    access_log_stream,
+    client_names_in_log,
+)
 from events.envelope import RecordedEvent
 from events.read_models.queries import ReadModelQueries, decided_in_view
 from events.share_requests import (
@@ -91,13 +102,18 @@ class _DecisionFacts:
     referrer_told_at: datetime | None = None
 
 
-def decision_rows(events: Iterable[RecordedEvent]) -> list[DecisionRow]:
+def decision_rows(
+    events: Iterable[RecordedEvent], names: Mapping[str, str] | None = None
+) -> list[DecisionRow]:
     """One row per ``DecisionRecorded`` in one request's stream, in stream order.
 
     Pure. The events are the request's stream (decrypted, as ``read_stream`` gives
     them). What follows a decision — its sign-off, disclosures, acknowledgements,
     the referrer's feedback — belongs to it until the next decision; the family
     step is the latest one recorded for the request.
+
+    ``names`` gives the name of each actor id that is an API client's; an id not in
+    it (sharehub, an older event's name) is shown as recorded.
 
     Raises:
         ValueError: the events do not begin with the request being raised.
@@ -139,7 +155,8 @@ def decision_rows(events: Iterable[RecordedEvent]) -> list[DecisionRow]:
                 )
     if raised is None or raised_event is None:
         return []
-    return [_row(raised, raised_event, child, facts, family_step) for facts in decisions]
+    names = names or {}
+    return [_row(raised, raised_event, child, facts, family_step, names) for facts in decisions]
 
 
 _FOLDED = frozenset(
@@ -211,6 +228,7 @@ def _row(
     child: str,
     facts: _DecisionFacts,
     family_step: FamilyStep | None,
+    names: Mapping[str, str],
 ) -> DecisionRow:
     decision, event, triage = facts.decision, facts.event, facts.triage
     decided_at = event.occurred_at
@@ -251,9 +269,13 @@ def _row(
         consent_note=decision.consent_note,
         caveats=tuple(decision.caveats),
         decided_by=event.actor,
+        decided_by_name=names.get(event.actor.id, event.actor.id),
         sign_off_needed=bool(decision.sign_off_needed_because),
         sign_off_needed_because=tuple(decision.sign_off_needed_because),
         signed_off_by=signed.actor if signed is not None else None,
+        signed_off_by_name=names.get(signed.actor.id, signed.actor.id)
+        if signed is not None
+        else None,
         signed_off_at=signed.occurred_at if signed is not None else None,
         disclosures=tuple(
             DisclosureStatus(
@@ -274,8 +296,14 @@ def _row(
     )
 
 
-def access_rows(events: Iterable[RecordedEvent]) -> list[AccessRow]:
-    """One row per ``RecordViewed`` in a request's access log, in log order. Pure."""
+def access_rows(
+    events: Iterable[RecordedEvent], names: Mapping[str, str] | None = None
+) -> list[AccessRow]:
+    """One row per ``RecordViewed`` in a request's access log, in log order. Pure.
+
+    ``names`` as for :func:`decision_rows`.
+    """
+    names = names or {}
     rows: list[AccessRow] = []
     for event in events:
         if event.type != "RecordViewed":
@@ -287,6 +315,7 @@ def access_rows(events: Iterable[RecordedEvent]) -> list[AccessRow]:
                 request_id=viewed.request_id,
                 viewed_at=event.occurred_at,
                 viewer_id=event.actor.id,
+                viewer_name=names.get(event.actor.id, event.actor.id),
                 viewer_role=event.actor.role,
                 viewer_agency=event.actor.agency,
                 record=viewed.record,
@@ -327,8 +356,12 @@ def build_report(
     generated_at: datetime,
     agency: str | None = None,
     include_access_log: bool = False,
+    names: Mapping[str, str] | None = None,
 ) -> DecisionReport:
     """The report over already-read request histories. Pure.
+
+    ``names`` gives the name of each actor id that is an API client's
+    (:func:`decision_rows`); without it, every actor reads as recorded.
 
     The access log, when included, is each reported request's whole log: an auditor
     asking about a decision wants everyone who looked at that request, before or
@@ -338,7 +371,7 @@ def build_report(
     decisions: list[DecisionRow] = []
     viewed: list[AccessRow] = []
     for history in histories:
-        rows = decision_rows(history.events)
+        rows = decision_rows(history.events, names)
         if agency is not None and not concerns_agency(rows, agency):
             continue
         in_period = [row for row in rows if decided_in(row, start=start, end=end)]
@@ -346,7 +379,7 @@ def build_report(
             continue
         decisions.extend(in_period)
         if include_access_log:
-            viewed.extend(access_rows(history.access_events))
+            viewed.extend(access_rows(history.access_events, names))
     decisions.sort(key=lambda row: (row.decided_at, row.decision_position))
     viewed.sort(key=lambda row: row.position)
     return DecisionReport(
@@ -440,6 +473,16 @@ async def decision_report(
         return RequestHistory(events, viewed)
 
     histories = await asyncio.gather(*(read(request_id) for request_id in sorted(candidates)))
+    names = await client_names_in_log(
+        store,
+        sorted(
+            {
+                event.actor.id
+                for history in histories
+                for event in (*history.events, *history.access_events)
+            }
+        ),
+    )
     return build_report(
         histories,
         start=start,
@@ -447,4 +490,5 @@ async def decision_report(
         generated_at=generated_at,
         agency=agency,
         include_access_log=include_access_log,
+        names=names,
     )

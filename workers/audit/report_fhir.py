@@ -17,7 +17,10 @@ construction, so a bundle that would not validate is never produced. Resource id
 and ``urn:uuid:`` full URLs are derived from the recorded event's id (UUID v5), so
 a report run twice names each resource the same way. The child appears only as the
 report's ``child`` detail — the same text as the CSV column, ``[redacted]`` once the
-subject's key is shredded — and never in a display text.
+subject's key is shredded — and never in a display text. Each agent's ``who``
+carries the actor id as recorded as its identifier (``urn:sharehub:actor``: an API
+client's id, or in older events the client's name) and the client's name as its
+display.
 
 sharehub's own codes use ``urn:sharehub:*`` systems (no web home is implied);
 standard HL7 code systems are used where one says exactly what is meant.
@@ -143,9 +146,22 @@ def _entry(resource: AuditEvent | Provenance) -> BundleEntry:
 
 def decision_audit_event(row: DecisionRow) -> AuditEvent:
     """The decision as an AuditEvent: action C (a decision record was created)."""
-    agents = [_audit_agent(row.decided_by, "AUT", "author (originator)", row, requestor=True)]
+    agents = [
+        _audit_agent(
+            row.decided_by, row.decided_by_name, "AUT", "author (originator)", row, requestor=True
+        )
+    ]
     if row.signed_off_by is not None:
-        agents.append(_audit_agent(row.signed_off_by, "VRF", "verifier", row, requestor=False))
+        agents.append(
+            _audit_agent(
+                row.signed_off_by,
+                row.signed_off_by_name or row.signed_off_by.id,
+                "VRF",
+                "verifier",
+                row,
+                requestor=False,
+            )
+        )
     return AuditEvent(
         id=str(resource_id("AuditEvent", row.decision_event_id)),
         category=[
@@ -173,12 +189,12 @@ def decision_audit_event(row: DecisionRow) -> AuditEvent:
 
 
 def _audit_agent(
-    actor: Actor, code: str, display: str, row: DecisionRow, *, requestor: bool
+    actor: Actor, name: str, code: str, display: str, row: DecisionRow, *, requestor: bool
 ) -> AuditEventAgent:
     return AuditEventAgent(
         type=_concept(_PARTICIPATION, code, display),
         role=[_concept(ROLE_SYSTEM, actor.role)],
-        who=_actor_reference(actor),
+        who=_actor_reference(actor, name),
         requestor=requestor,
         policy=[_agreement_uri(row.policy_version)],
     )
@@ -256,9 +272,16 @@ def _disclosure_entities(row: DecisionRow) -> list[AuditEventEntity]:
 def decision_provenance(row: DecisionRow) -> Provenance:
     """Who answers for the decision, under which agreement and lawful basis."""
     audit_event_id = resource_id("AuditEvent", row.decision_event_id)
-    agents = [_provenance_agent(row.decided_by, "author", "Author")]
+    agents = [_provenance_agent(row.decided_by, row.decided_by_name, "author", "Author")]
     if row.signed_off_by is not None:
-        agents.append(_provenance_agent(row.signed_off_by, "verifier", "Verifier"))
+        agents.append(
+            _provenance_agent(
+                row.signed_off_by,
+                row.signed_off_by_name or row.signed_off_by.id,
+                "verifier",
+                "Verifier",
+            )
+        )
     authorization = [
         CodeableReference(concept=_concept(LAWFUL_BASIS_SYSTEM, row.lawful_basis)),
     ]
@@ -286,11 +309,11 @@ def decision_provenance(row: DecisionRow) -> Provenance:
     )
 
 
-def _provenance_agent(actor: Actor, code: str, display: str) -> ProvenanceAgent:
+def _provenance_agent(actor: Actor, name: str, code: str, display: str) -> ProvenanceAgent:
     return ProvenanceAgent(
         type=_concept(_PROVENANCE_AGENT, code, display),
         role=[_concept(ROLE_SYSTEM, actor.role)],
-        who=_actor_reference(actor),
+        who=_actor_reference(actor, name),
         onBehalfOf=_agency_reference(actor.agency) if actor.agency else None,
     )
 
@@ -322,7 +345,7 @@ def access_audit_event(row: AccessRow) -> AuditEvent:
         agent=[
             AuditEventAgent(
                 role=[_concept(ROLE_SYSTEM, row.viewer_role)],
-                who=_actor_reference(viewer),
+                who=_actor_reference(viewer, row.viewer_name),
                 requestor=True,
             )
         ],
@@ -353,11 +376,13 @@ def _concept(system: str, code: str, display: str | None = None) -> CodeableConc
     return CodeableConcept(coding=[Coding(system=system, code=code, display=display)])
 
 
-def _actor_reference(actor: Actor) -> Reference:
+def _actor_reference(actor: Actor, name: str) -> Reference:
+    """The actor as recorded (the identifier: an API client's id, or in older events
+    its name) and as people read it (the display: the client's name)."""
     label = actor.role if actor.agency is None else f"{actor.role}, {actor.agency}"
     return Reference(
         identifier=Identifier(system=ACTOR_SYSTEM, value=actor.id),
-        display=f"{actor.id} ({label})",
+        display=f"{name} ({label})",
     )
 
 

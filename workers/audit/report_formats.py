@@ -8,6 +8,15 @@
 
 :func:`render_report` gives the bytes of a format, to be served as
 ``MEDIA_TYPES[fmt]``. Rendering reads nothing and logs nothing.
+
+Who acted is in two columns each: ``decided_by``, ``signed_off_by`` and
+``viewer_id`` hold the actor id as recorded (an API client's id; in events
+recorded before those, the client's name), for tools to match on; the columns
+added after the others, ``decided_by_name``, ``signed_off_by_name`` and
+``viewer_name``, hold the client's name for people (an id that is no client's
+reads as recorded). The JSON has the same pairs (``decided_by.id`` beside
+``decided_by_name``); FHIR gives each agent the id as its identifier and the name
+as its display.
 """
 
 from __future__ import annotations
@@ -65,6 +74,9 @@ DECISION_COLUMNS = (
     "policy_version",
     "decision_event_id",
     "decision_position",
+    # Added after the rest, so no column moved: the names of the actors above.
+    "decided_by_name",
+    "signed_off_by_name",
 )
 ACCESS_COLUMNS = (
     "request_id",
@@ -77,6 +89,7 @@ ACCESS_COLUMNS = (
     "via",
     "event_id",
     "position",
+    "viewer_name",
 )
 
 
@@ -176,6 +189,8 @@ def _decision_cells(row: DecisionRow) -> list[str]:
         "policy_version": row.policy_version,
         "decision_event_id": str(row.decision_event_id),
         "decision_position": str(row.decision_position),
+        "decided_by_name": row.decided_by_name,
+        "signed_off_by_name": row.signed_off_by_name or "",
     }
     return [cells[column] for column in DECISION_COLUMNS]
 
@@ -192,6 +207,7 @@ def _access_cells(row: AccessRow) -> list[str]:
         "via": row.via,
         "event_id": str(row.event_id),
         "position": str(row.position),
+        "viewer_name": row.viewer_name,
     }
     return [cells[column] for column in ACCESS_COLUMNS]
 

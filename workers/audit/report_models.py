@@ -6,6 +6,11 @@ against, and one :class:`AccessRow` per read of a reported request; a
 by the module that builds a report from the log (:mod:`workers.audit.report`) and
 the modules that render one (:mod:`workers.audit.report_formats`,
 :mod:`workers.audit.report_fhir`), which need the shape and nothing of the store.
+
+Who acted is given twice: as recorded (``decided_by.id``, ``viewer_id``: an API
+client's id, or for events recorded before clients' ids were, the client's name)
+and for people (``decided_by_name``, ``viewer_name``: the client's name, looked up
+in the clients' own streams; an id that is no client's reads as recorded).
 """
 
 from __future__ import annotations
@@ -89,9 +94,16 @@ class DecisionRow(BaseModel):
     consent_note: str | None
     caveats: tuple[str, ...]
     decided_by: Actor
+    """Who decided, as recorded: ``id`` is the API client's id (before clients' ids
+    were recorded, the client's name)."""
+    decided_by_name: str
+    """Who decided, for people: the client's name; the recorded id where it is no
+    client's."""
     sign_off_needed: bool
     sign_off_needed_because: tuple[str, ...]
     signed_off_by: Actor | None
+    signed_off_by_name: str | None
+    """Who signed off, for people, as ``decided_by_name``."""
     signed_off_at: datetime | None
     disclosures: tuple[DisclosureStatus, ...]
     referrer_told_at: datetime | None
@@ -111,6 +123,9 @@ class AccessRow(BaseModel):
     request_id: UUID
     viewed_at: datetime
     viewer_id: str
+    """The actor id recorded: the API client's id (before, its name)."""
+    viewer_name: str
+    """The viewer for people: the client's name, or the recorded id where it is no client's."""
     viewer_role: str
     viewer_agency: str | None
     record: str

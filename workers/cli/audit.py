@@ -201,19 +201,19 @@ def audit_replay(
 
 def replay_json(replay: RequestReplay) -> dict[str, Any]:
     """The replay as JSON: the state, and the events behind it without personal data."""
-    from workers.hub.records import timeline_entry
+    from workers.hub.records import timeline_entry, with_actor_names
 
-    state = replay.state
+    state, names = replay.state, replay.actor_names
     return {
         "request_id": str(replay.request_id),
         "at": replay.at,
         "position": replay.position,
-        "request": state.request,
-        "disclosures": state.disclosures,
-        "advice": state.advice,
+        "request": with_actor_names(state.request, names),
+        "disclosures": [with_actor_names(d, names) for d in state.disclosures],
+        "advice": [with_actor_names(a, names) for a in state.advice],
         "events_applied": state.events_applied,
         "events_after_the_moment": replay.later,
-        "timeline": [timeline_entry(e) for e in replay.applied],
+        "timeline": [timeline_entry(e, names) for e in replay.applied],
     }
 
 
@@ -253,8 +253,8 @@ def _print_replay(replay: RequestReplay) -> None:
             else "—",
         ),
         ("decision", decided),
-        ("decided by", request.get("decided_by") or "—"),
-        ("signed off by", request.get("signed_off_by") or "—"),
+        ("decided by", _who(replay, request.get("decided_by"))),
+        ("signed off by", _who(replay, request.get("signed_off_by"))),
         ("family step", request.get("family_step") or "—"),
         ("policy version", request["policy_version"]),
     ]
@@ -273,11 +273,20 @@ def _print_replay(replay: RequestReplay) -> None:
             str(event.global_position),
             f"{event.recorded_at:%Y-%m-%d %H:%M:%S.%f %Z}",
             event.type,
-            f"{event.actor.id} ({event.actor.role})",
+            f"{_who(replay, event.actor.id)} ({event.actor.role})",
         )
     console.print(timeline)
     if replay.later:
         console.print(f"{replay.later} later events are not part of this moment")
+
+
+def _who(replay: RequestReplay, actor_id: str | None) -> str:
+    """The API client's name, and its id as recorded; an id that is no client's (an
+    older event's name, sharehub itself) as recorded."""
+    if not actor_id:
+        return "—"
+    name = replay.name_of(actor_id)
+    return name if name == actor_id else f"{name} [{actor_id}]"
 
 
 # --------------------------------------------------------------------- report

@@ -194,7 +194,7 @@ def print_request(console: Console, view: dict[str, Any]) -> None:
             str(entry["global_position"]),
             _local(entry["occurred_at"]),
             entry["type"],
-            _text(f"{actor['id']} ({actor['role']})"),
+            _text(f"{actor.get('name') or actor['id']} ({actor['role']})"),
             _text(_summary(entry["type"], entry["data"])),
         )
     console.print(timeline)

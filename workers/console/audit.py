@@ -153,7 +153,7 @@ async def replay_page(
                 "position": e.global_position,
                 "type": e.type,
                 "recorded_at": e.recorded_at,
-                "actor": e.actor,
+                "actor": {**e.actor.model_dump(), "name": replay.name_of(e.actor.id)},
                 "text": labels.describe_event(e.type, e.data),
             }
             for e in replay.applied

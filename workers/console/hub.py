@@ -218,6 +218,9 @@ def next_actions(policy: DataSharingAgreement, row: Row, person: ApiClient) -> l
 def _may_sign_off(policy: DataSharingAgreement, row: Row, person: ApiClient) -> bool:
     if person.role is not Role.HUB_MANAGER:
         return False
+    # ``row`` is the view for people: the decider by name (one name, one person),
+    # whether the event recorded the client's id or, before, its name. The workflow
+    # itself compares persons.
     return not (
         policy.sign_off.signer_must_differ_from_decider and row["decided_by"] == person.name
     )

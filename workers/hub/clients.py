@@ -1,8 +1,9 @@
 """API clients and their keys: who may call sharehub, in which role, for which agency.
 
 A client is one key of one person (or agency system). Names are unique per
-deployment (one name, one person, for good), so the name events record as the
-actor names one person. A person may hold a second key (another
+deployment (one name, one person, for good). Events record the client's id as
+their actor; views show its name (before, events recorded the name itself, which
+old events keep). A person may hold a second key (another
 device, a key rotated before the old one is revoked): it is created for the
 existing name on purpose (``another_key``) and carries the same person id, which
 is what the four-eyes rule compares.
@@ -81,10 +82,10 @@ class ApiClient:
 
     def participant(self) -> Participant:
         """The person (or agency system) this client acts as in the workflow: the
-        name (unique: one name, one person) is the actor recorded; the person id
-        travels with it, for the four-eyes rule."""
+        client's id is the actor recorded (unique, never reused); the person id and
+        the name travel with it, for the four-eyes rule."""
         return Participant(
-            id=self.name,
+            id=str(self.client_id),
             role=self.role,
             agency=self.agency,
             person=str(self.person),

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -143,40 +143,25 @@ class Records:
         await self._viewed(viewer, request_id, "share_request", request_id, via)
         disclosures = await queries.disclosures_of_request(self._store, request_id=request_id)
         advice = await queries.advice_of_request(self._store, request_id=request_id)
-        timeline = [timeline_entry(e) for e in events]
-        named = await self._names(
-            [row, *disclosures, *advice], [entry["actor"] for entry in timeline]
-        )
+        names = await self._client_names([row, *disclosures, *advice], events)
         return {
-            **_with_clock(named(row), datetime.now(UTC)),
+            **_with_clock(shown_by_name(row, names), datetime.now(UTC)),
             "child": raised.data["child"],
             "details": raised.data["details"],
             "redacted": raised.redacted,
-            "disclosures": [named(d) for d in disclosures],
-            "advice": [named(a) for a in advice],
-            "timeline": [{**entry, "actor": named(entry["actor"])} for entry in timeline],
+            "disclosures": [shown_by_name(d, names) for d in disclosures],
+            "advice": [shown_by_name(a, names) for a in advice],
+            "timeline": [timeline_entry(e, names) for e in events],
         }
 
-    async def _names(
-        self, rows: list[dict[str, Any]], actors: list[dict[str, Any]]
-    ) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        """What shows each "who" of these rows and actors by the client's name.
-
-        Events record the API client's id (unique, never reused); a view shows its
-        name instead, which is unique too (one name, one person). An actor recorded
-        before clients had ids already reads as a name, and stays as it is.
-        """
+    async def _client_names(
+        self, rows: Iterable[dict[str, Any]], events: Iterable[RecordedEvent] = ()
+    ) -> dict[str, str]:
+        """The name of each API client among these rows' "who" columns and these
+        events' actors, from the read model (ids that are no client's are not in it)."""
         ids = {row[k] for row in rows for k in _WHO if isinstance(row.get(k), str)}
-        ids |= {actor["id"] for actor in actors}
-        names = await queries.client_names(self._store, actor_ids=sorted(ids))
-
-        def named(row: dict[str, Any]) -> dict[str, Any]:
-            return {
-                k: names.get(v, v) if (k in _WHO or k == "id") and isinstance(v, str) else v
-                for k, v in row.items()
-            }
-
-        return named
+        ids |= {event.actor.id for event in events}
+        return await queries.client_names(self._store, actor_ids=sorted(ids))
 
     # ------------------------------------------------------------------ agencies
 
@@ -207,7 +192,8 @@ class Records:
         rows = await queries.disclosures_to(
             self._store, agency=agency, before=before, limit=limit + 1
         )
-        return _page(rows, limit, ("sent_at", "disclosure_id"))
+        names = await self._client_names(rows)
+        return _page([shown_by_name(r, names) for r in rows], limit, ("sent_at", "disclosure_id"))
 
     async def disclosure(
         self, disclosure_id: UUID, *, viewer: ApiClient, via: str
@@ -217,7 +203,12 @@ class Records:
         events = await self._store.read_stream(stream_id_for(row["request_id"]))
         raised = next(e for e in events if e.type == ShareRequestRaised.event_type)
         await self._viewed(viewer, row["request_id"], "disclosure", disclosure_id, via)
-        return {**row, "child": _child_as_recipients_see(raised), "redacted": raised.redacted}
+        names = await self._client_names([row])
+        return {
+            **shown_by_name(row, names),
+            "child": _child_as_recipients_see(raised),
+            "redacted": raised.redacted,
+        }
 
     async def disclosure_row(self, disclosure_id: UUID, *, agency: str | None) -> dict[str, Any]:
         """The disclosure's row, if it was sent to ``agency`` (no access-log entry)."""
@@ -289,7 +280,8 @@ class Records:
         viewer: ApiClient,
         via: str,
     ) -> RequestReplay:
-        """The request at a moment, with the events that made it so (events.read_models.replay)."""
+        """The request at a moment, with the events that made it so (events.read_models.replay),
+        and the names of the API clients who acted, from the log alone."""
         replay = await replay_request_at(self._store, request_id, at=at, position=position)
         if replay is None:
             raise RecordNotFound("share request", request_id)
@@ -354,6 +346,27 @@ async def record_viewed(
 _WHO = frozenset({"decided_by", "signed_off_by", "acknowledged_by", "sought_by", "answered_by"})
 
 
+def shown_by_name(row: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """The row with each "who" column showing the API client's name instead of its id
+    (a view for people: names are unique, one name one person). An actor recorded
+    before clients' ids were already reads as a name, and stays as it is."""
+    return {k: names.get(v, v) if k in _WHO and isinstance(v, str) else v for k, v in row.items()}
+
+
+def with_actor_names(
+    row: Mapping[str, Any] | None, names: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The row with, beside each "who" column, the name it shows (``decided_by_name``
+    beside ``decided_by``): for auditors, who read the ids as recorded too."""
+    if row is None:
+        return None
+    named = dict(row)
+    for k, v in row.items():
+        if k in _WHO:
+            named[f"{k}_name"] = names.get(v, v) if isinstance(v, str) else None
+    return named
+
+
 def _with_clock(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The row with the time left on its running clock (the queue and the full view)."""
     running = row["queue_rank"] == 0
@@ -392,13 +405,23 @@ def _child_as_recipients_see(raised: RecordedEvent) -> dict[str, Any] | str:
     }
 
 
-def timeline_entry(event: RecordedEvent) -> dict[str, Any]:
-    """One line of a request's history: what happened, when, by whom (no personal data)."""
+def timeline_entry(event: RecordedEvent, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One line of a request's history: what happened, when, by whom (no personal data).
+
+    The actor's ``id`` is as recorded; its ``name`` is the API client's name from
+    ``names``, or the id itself where it is no client's (an older event's name).
+    """
+    actor = event.actor
     return {
         "global_position": event.global_position,
         "type": event.type,
         "occurred_at": event.occurred_at,
         "recorded_at": event.recorded_at,
-        "actor": {"id": event.actor.id, "role": event.actor.role, "agency": event.actor.agency},
+        "actor": {
+            "id": actor.id,
+            "name": (names or {}).get(actor.id, actor.id),
+            "role": actor.role,
+            "agency": actor.agency,
+        },
         "data": {k: v for k, v in event.data.items() if k not in ("child", "details")},
     }

@@ -104,9 +104,14 @@ class AdviceRow(BaseModel):
 
 
 class ActorOut(BaseModel):
+    """Who caused an event: ``id`` as recorded (an API client's id; in events recorded
+    before those, the client's name), ``name`` for people (the client's name, or the
+    id where it is no client's; absent from raw events)."""
+
     id: str
     role: str
     agency: str | None
+    name: str | None = None
 
 
 class TimelineEntry(BaseModel):

@@ -44,13 +44,19 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Caller:
-    """One API client: its name (the actor id its events carry), role, agency and key."""
+    """One API client: its name, role, agency and key (which holds its client id)."""
 
     name: str
     role: Role | None
     agency: str | None
     key: str | None
     revoked: bool = False
+
+    @property
+    def actor_id(self) -> str:
+        """The actor id its events carry: its client id, read from its key."""
+        assert self.key is not None, f"{self.name} has no key"
+        return str(UUID(hex=self.key.split("_")[1]))
 
     @property
     def headers(self) -> dict[str, str]:

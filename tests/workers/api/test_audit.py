@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fhir.resources.bundle import Bundle
 from pydantic import TypeAdapter
 
+from events.access import RecordViewed, access_log_stream
 from events.envelope import Actor, RecordedEvent
 from events.merkle import leaf_hash, verify_inclusion
 from events.read_models.replay import replay_request
@@ -104,7 +105,10 @@ async def test_replay_at_any_moment_between_two_events_is_the_state_of_the_event
         )
         expected = replay_request(events[: events.index(before) + 1])
         assert then["events_applied"] == expected.events_applied
-        assert then["request"] == AS_JSON.dump_python(expected.request, mode="json")
+        recorded = AS_JSON.dump_python(expected.request, mode="json")
+        # As recorded, and beside each "who", the name it shows.
+        assert {k: v for k, v in then["request"].items() if k in recorded} == recorded
+        assert set(then["request"]) - set(recorded) == {"decided_by_name", "signed_off_by_name"}
         assert len(then["timeline"]) == expected.events_applied
         assert then["events_after"] == len(events) - expected.events_applied
     assert moments >= 8
@@ -122,6 +126,26 @@ async def test_replay_at_any_moment_between_two_events_is_the_state_of_the_event
     assert then["timeline"][-1]["type"] == "AdviceGiven"
     shown = json.dumps(then)  # the replay holds no personal data
     assert [w for w in ("Amara", "Okafor", "9434765919", "943 476 5919") if w in shown] == []
+    # Now: the client ids recorded, the clients' names beside them, from the log alone.
+    now = expect(
+        await api.http.get(f"/v1/audit/share-requests/{request_id}/state", headers=auditor), 200
+    )
+    c = api.callers
+    assert (now["request"]["decided_by"], now["request"]["decided_by_name"]) == (
+        c.manager.actor_id,
+        "manager-aziz",
+    )
+    assert now["request"]["signed_off_by_name"] == "manager-lowe"
+    [disclosure] = now["disclosures"]
+    assert (disclosure["acknowledged_by"], disclosure["acknowledged_by_name"]) == (
+        c.police.actor_id,
+        "dc-harris",
+    )
+    decided = next(e for e in now["timeline"] if e["type"] == "DecisionRecorded")
+    assert (decided["actor"]["id"], decided["actor"]["name"]) == (
+        c.manager.actor_id,
+        "manager-aziz",
+    )
 
 
 async def test_checkpoints_proofs_and_verification_over_the_api(
@@ -204,7 +228,15 @@ async def test_the_decision_report_in_csv_json_and_fhir(api: Api) -> None:
     [row] = rows  # one decision, one row
     assert row["request_id"] == str(request_id)
     assert row["outcome"] == "share_partial"
-    assert row["decided_by"] == "manager-aziz" and row["signed_off_by"] == "manager-lowe"
+    # The recorded actors are the clients' ids; their names stand beside them.
+    assert (row["decided_by"], row["decided_by_name"]) == (
+        api.callers.manager.actor_id,
+        "manager-aziz",
+    )
+    assert (row["signed_off_by"], row["signed_off_by_name"]) == (
+        api.callers.second_manager.actor_id,
+        "manager-lowe",
+    )
     assert "met-police" in row["shares"] and row["family_step"] == "notified"
     assert row["sla_met"] in ("yes", "no")
 
@@ -218,6 +250,9 @@ async def test_the_decision_report_in_csv_json_and_fhir(api: Api) -> None:
     )
     assert [d["request_id"] for d in as_json["decisions"]] == [str(request_id)]
     assert as_json["access_log"]  # the officer's and police's reads, at least
+    [decision] = as_json["decisions"]
+    assert decision["decided_by"]["id"] == api.callers.manager.actor_id
+    assert decision["decided_by_name"] == "manager-aziz"
     fhir = await api.http.get(
         "/v1/audit/report", params={**EVER, "format": "fhir"}, headers=auditor
     )
@@ -230,11 +265,66 @@ async def test_the_decision_report_in_csv_json_and_fhir(api: Api) -> None:
 
     # Reporting reads who each child is: it is on the request's access log.
     log = await api.store.read_stream(f"access-log-{request_id}")
-    assert ("auditor-quinn", "decision_report") in {(e.actor.id, e.data["record"]) for e in log}
+    assert (api.callers.auditor.actor_id, "decision_report") in {
+        (e.actor.id, e.data["record"]) for e in log
+    }
     refused = await api.http.get(
         "/v1/audit/report", params={**EVER, "access_log": "true"}, headers=auditor
     )
     assert refused.status_code == 422  # csv is one row per decision: no second table in it
+
+
+async def test_events_through_the_api_carry_the_client_id_and_older_names_read_as_recorded(
+    api: Api,
+) -> None:
+    request_id = await closed_journey(api)
+    c = api.callers
+    events = await api.store.read_stream(stream_id_for(request_id))
+    actors = {e.type: e.actor for e in events}
+    assert actors["DecisionRecorded"].id == c.manager.actor_id
+    assert actors["DecisionSignedOff"].id == c.second_manager.actor_id
+    assert actors["DisclosureAcknowledged"].id == c.police.actor_id
+    # A read recorded before clients' ids were: its actor id is the client's name.
+    old_read = RecordViewed(
+        request_id=request_id, record="share_request", record_id=request_id, via="GET /v1/hub"
+    )
+    await api.store.append(
+        access_log_stream(request_id),
+        [old_read.to_new_event(actor=Actor(id="officer-reid", role="hub_officer"))],
+        expected_version=None,
+    )
+
+    # Views for people show the names; the timeline keeps the recorded id beside it.
+    full = expect(
+        await api.http.get(f"/v1/hub/share-requests/{request_id}", headers=c.officer.headers), 200
+    )
+    assert (full["decided_by"], full["signed_off_by"]) == ("manager-aziz", "manager-lowe")
+    acknowledged = next(e for e in full["timeline"] if e["type"] == "DisclosureAcknowledged")
+    assert acknowledged["actor"] == {
+        "id": c.police.actor_id,
+        "name": "dc-harris",
+        "role": "agency",
+        "agency": "met-police",
+    }
+
+    report = expect(
+        await api.http.get(
+            "/v1/audit/report",
+            params={**EVER, "format": "json", "access_log": "true"},
+            headers=c.auditor.headers,
+        ),
+        200,
+    )
+
+    views = {(v["viewer_id"], v["viewer_name"], v["via"]) for v in report["access_log"]}
+    assert ("officer-reid", "officer-reid", "GET /v1/hub") in views  # as recorded
+    assert (
+        c.officer.actor_id,
+        "officer-reid",
+        "GET /v1/hub/share-requests/{request_id}",
+    ) in views
+    received = expect(await api.http.get("/v1/disclosures", headers=c.police.headers), 200)
+    assert [d["acknowledged_by"] for d in received["items"]] == ["dc-harris"]
 
 
 async def test_retention_shreds_exactly_the_due_subjects_and_the_log_still_verifies(

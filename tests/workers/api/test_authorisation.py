@@ -157,7 +157,8 @@ async def test_each_role_gets_only_what_need_to_know_allows(api: Api) -> None:
                     await api.quiet()  # what the workflow records after it answered
                 if rule.views and status == 200:
                     assert new, f"{why}: the read is not in the access log"
-                    assert {(e.type, e.actor.id) for e in new} == {("RecordViewed", caller.name)}
+                    viewed = {(e.type, e.actor.id) for e in new}
+                    assert viewed == {("RecordViewed", caller.actor_id)}
                 elif method == "GET":
                     assert new == [], why
                 continue

@@ -151,11 +151,12 @@ async def test_a_request_from_raise_to_close_over_http(api: Api) -> None:
     log = await api.store.read_stream(access_log_stream(UUID(str(request_id))))
     views = {(e.actor.id, e.data["record"], e.data["via"]) for e in log}
     assert all(e.type == "RecordViewed" for e in log)
+    auditor = c.auditor.actor_id
     assert views == {
-        ("dc-harris", "disclosure", "GET /v1/disclosures/{disclosure_id}"),
-        ("dsl-okonjo", "share_request", "GET /v1/share-requests/{request_id}"),
-        ("officer-reid", "share_request", "GET /v1/hub/share-requests/{request_id}"),
-        ("auditor-quinn", "share_request_state", "GET /v1/audit/share-requests/{request_id}/state"),
-        ("auditor-quinn", "share_request", "GET /v1/audit/streams/{stream_id}/events"),
+        (c.police.actor_id, "disclosure", "GET /v1/disclosures/{disclosure_id}"),
+        (c.school.actor_id, "share_request", "GET /v1/share-requests/{request_id}"),
+        (c.officer.actor_id, "share_request", "GET /v1/hub/share-requests/{request_id}"),
+        (auditor, "share_request_state", "GET /v1/audit/share-requests/{request_id}/state"),
+        (auditor, "share_request", "GET /v1/audit/streams/{stream_id}/events"),
     }
     assert json.dumps([e.data for e in log]).count(str(disclosure_id)) == 1

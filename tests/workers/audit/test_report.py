@@ -22,7 +22,7 @@ from fhir.resources.auditevent import AuditEvent
 from fhir.resources.bundle import Bundle
 from pydantic import ValidationError
 
-from events.access import RecordViewed, access_log_stream
+from events.access import ApiClientCreated, RecordViewed, access_log_stream, api_client_stream
 from events.envelope import REDACTED, Actor, RecordedEvent
 from events.postgres import PostgresEventStore
 from events.read_models.projector import Projector
@@ -561,6 +561,7 @@ def test_access_rows_name_the_viewer_and_the_record() -> None:
         request_id=history.request_id,
         viewed_at=IN_TIME,
         viewer_id="dc-harris",
+        viewer_name="dc-harris",  # recorded before clients' ids: the name, as recorded
         viewer_role="agency",
         viewer_agency="met-police",
         record="share_request",
@@ -713,6 +714,8 @@ def test_the_csv_is_one_header_and_one_row_per_decision() -> None:
     )
     assert (shared["sla_met"], shared["sla_breached_by"]) == ("yes", "")
     assert (shared["decided_by"], shared["decided_by_role"]) == ("manager-aziz", "hub_manager")
+    # Recorded before clients' ids were: the name is the id, and reads as recorded.
+    assert (shared["decided_by_name"], shared["signed_off_by_name"]) == ("manager-aziz", "")
     assert shared["family_step"] == "notified"
     assert (partial["sla_met"], partial["sla_breached_by"]) == ("no", "0:12:00")
     assert partial["decided_at"] == "2026-03-02T15:42:00Z"
@@ -722,6 +725,7 @@ def test_the_csv_is_one_header_and_one_row_per_decision() -> None:
         "manager-lowe",
         "hub_manager",
     )
+    assert partial["signed_off_by_name"] == "manager-lowe"
     assert partial["caveats"] == "Do not approach the parents; Police only; not for the school"
     assert partial["consent_note"] == 'Seeking consent could place Amara at risk, "in her words"'
     # Typed text never runs as a spreadsheet formula; newlines and commas stay in one cell.
@@ -746,6 +750,7 @@ def test_the_access_log_has_its_own_csv() -> None:
         "met-police",
         "2026-03-02T17:50:00Z",
     )
+    assert view["viewer_name"] == "dc-harris"
     with pytest.raises(ValueError, match="access log"):
         render_access_log_csv(report_of(full_share()))
 
@@ -762,6 +767,7 @@ def test_the_json_round_trips() -> None:
     late = next(d for d in document["decisions"] if d["outcome"] == "share_partial")
     assert late["sla_breached_by"] == "PT12M"
     assert late["signed_off_by"] == {"id": "manager-lowe", "role": "hub_manager", "agency": None}
+    assert late["signed_off_by_name"] == "manager-lowe"
     assert len(document["access_log"]) == 1
     assert MEDIA_TYPES["json"] == "application/json"
 
@@ -856,6 +862,77 @@ def _texts(node: Any, keys: tuple[str, ...]) -> list[str]:
     return []
 
 
+# Clients acting since events record the client's id as the actor.
+OFFICER_KEY = Participant(
+    id="0b9a4d0e-6f43-4b5e-9d7a-3c1b7e0f2a11", role=Role.HUB_OFFICER, name="officer-reid"
+)
+MANAGER_KEY = Participant(
+    id="5e2c8f61-0d7b-4a39-8e4f-92a6b1c3d7e5", role=Role.HUB_MANAGER, name="manager-lowe"
+)
+POLICE_KEY = Participant(
+    id="c4f1a7b2-93e8-4d06-b5a1-7e2d9c0f4b38",
+    role=Role.AGENCY,
+    agency="met-police",
+    name="dc-harris",
+)
+CLIENT_NAMES = {p.id: p.name or "" for p in (OFFICER_KEY, MANAGER_KEY, POLICE_KEY)}
+
+
+def test_an_actor_recorded_by_client_id_shows_the_clients_name_beside_it() -> None:
+    by_keys = (
+        History()
+        .triage()
+        .decide(by=OFFICER_KEY, sign_off_because=("decided_by_officer",))
+        .sign_off(at=IN_TIME + timedelta(minutes=5), by=MANAGER_KEY)
+        .viewed(POLICE_KEY, at=IN_TIME + timedelta(hours=1))
+    )
+    by_name = full_share()  # recorded before clients' ids: names as actor ids
+
+    report = report_of(by_keys, by_name, include_access_log=True, names=CLIENT_NAMES)
+
+    new, old = report.decisions
+    assert (new.decided_by.id, new.decided_by_name) == (OFFICER_KEY.id, "officer-reid")
+    assert new.signed_off_by is not None
+    assert (new.signed_off_by.id, new.signed_off_by_name) == (MANAGER_KEY.id, "manager-lowe")
+    assert (old.decided_by.id, old.decided_by_name) == ("manager-aziz", "manager-aziz")
+    assert report.access_log is not None
+    [view] = report.access_log
+    assert (view.viewer_id, view.viewer_name) == (POLICE_KEY.id, "dc-harris")
+
+    # CSV: the recorded ids where they always were, the names in columns added at the end.
+    assert DECISION_COLUMNS[-2:] == ("decided_by_name", "signed_off_by_name")
+    assert ACCESS_COLUMNS[-1] == "viewer_name"
+    csv_new, csv_old = read_csv(render_report(report, "csv"))
+    assert (csv_new["decided_by"], csv_new["decided_by_name"]) == (OFFICER_KEY.id, "officer-reid")
+    assert (csv_new["signed_off_by"], csv_new["signed_off_by_name"]) == (
+        MANAGER_KEY.id,
+        "manager-lowe",
+    )
+    assert (csv_old["decided_by"], csv_old["decided_by_name"]) == ("manager-aziz", "manager-aziz")
+    [csv_view] = read_csv(render_access_log_csv(report))
+    assert (csv_view["viewer_id"], csv_view["viewer_name"]) == (POLICE_KEY.id, "dc-harris")
+
+    # JSON: the recorded actor, and the name beside it.
+    document = json.loads(render_report(report, "json"))
+    assert document["decisions"][0]["decided_by"]["id"] == OFFICER_KEY.id
+    assert document["decisions"][0]["decided_by_name"] == "officer-reid"
+    assert document["access_log"][0]["viewer_name"] == "dc-harris"
+
+    # FHIR: the id as the agent's identifier, the name as its display.
+    bundle = json.loads(render_report(report, "fhir"))
+    audit = bundle["entry"][0]["resource"]
+    assert [
+        (agent["who"]["identifier"]["value"], agent["who"]["display"]) for agent in audit["agent"]
+    ] == [
+        (OFFICER_KEY.id, "officer-reid (hub_officer)"),
+        (MANAGER_KEY.id, "manager-lowe (hub_manager)"),
+    ]
+    old_audit = bundle["entry"][2]["resource"]
+    assert old_audit["agent"][0]["who"]["display"] == "manager-aziz (hub_manager)"
+    view_event = bundle["entry"][-1]["resource"]
+    assert view_event["agent"][0]["who"]["display"] == "dc-harris (agency, met-police)"
+
+
 def test_fhir_ids_are_stable_and_a_malformed_resource_is_refused() -> None:
     report = three_decisions()
     again = report.model_copy()
@@ -935,6 +1012,46 @@ async def test_the_report_from_the_store_and_after_shredding(store: PostgresEven
     for fmt in ("csv", "json", "fhir"):
         body = render_report(school_after, fmt)
         assert b"Amara" not in body and b"9434765919" not in body and b"943 476" not in body
+
+
+async def test_the_report_from_the_store_names_clients_from_their_own_streams(
+    store: PostgresEventStore,
+) -> None:
+    for client in (OFFICER_KEY, MANAGER_KEY, POLICE_KEY):
+        created = ApiClientCreated(
+            client_id=UUID(client.id),
+            name=client.name or "",
+            role=client.role.value,
+            agency=client.agency,
+            key_hash="0" * 64,
+        )
+        await store.append(
+            api_client_stream(UUID(client.id)),
+            [created.to_new_event(actor=SHAREHUB.as_actor())],
+            expected_version=0,
+        )
+    by_keys = (
+        History()
+        .triage()
+        .decide(at=IN_TIME, by=OFFICER_KEY, sign_off_because=("decided_by_officer",))
+        .sign_off(at=IN_TIME + timedelta(minutes=5), by=MANAGER_KEY)
+        .viewed(POLICE_KEY, at=IN_TIME + timedelta(hours=1))
+    )
+    by_name = full_share()
+    for history in (by_keys, by_name):
+        await history.append_to(store)
+
+    report = await decision_report(store, start=MONTH_START, end=MONTH_END, include_access_log=True)
+
+    rows = {row.request_id: row for row in report.decisions}
+    new, old = rows[by_keys.request_id], rows[by_name.request_id]
+    assert (new.decided_by.id, new.decided_by_name) == (OFFICER_KEY.id, "officer-reid")
+    assert new.signed_off_by_name == "manager-lowe"
+    assert (old.decided_by.id, old.decided_by_name) == ("manager-aziz", "manager-aziz")
+    assert report.access_log is not None
+    assert [(v.viewer_id, v.viewer_name) for v in report.access_log] == [
+        (POLICE_KEY.id, "dc-harris")
+    ]
 
 
 async def test_read_models_narrow_the_search_and_the_log_after_them_is_scanned(

@@ -61,6 +61,11 @@ class Keys:
     advisor: str
 
 
+def actor_id(key: str) -> str:
+    """The actor id the events of a key's holder carry: the client id in the key."""
+    return str(uuid.UUID(hex=key.split("_")[1]))
+
+
 @pytest.fixture
 async def keys(store: PostgresEventStore, policy: DataSharingAgreement) -> Keys:
     clients = ApiClients(store)
@@ -247,8 +252,11 @@ async def test_a_request_from_raise_to_close_through_the_commands(
     view = json.loads(shown.stdout)
     assert view["stage"] == "closed"
     assert view["child"]["nhs_number"] == "9434765919"
+    # Events record the client ids; the view shows the clients' names.
     assert view["decided_by"] == "officer-reid"
     assert view["signed_off_by"] == "manager-aziz"
+    # The police acknowledged as a name with no client behind it: shown as recorded.
+    assert [d["acknowledged_by"] for d in view["disclosures"]] == ["dc-harris"]
     assert [d["agency"] for d in view["disclosures"]] == ["met-police"]
     timeline = [entry["type"] for entry in view["timeline"]]
     for step in (
@@ -263,7 +271,14 @@ async def test_a_request_from_raise_to_close_through_the_commands(
     ):
         assert step in timeline
     triage_entry = next(e for e in view["timeline"] if e["type"] == "TriageRecorded")
-    assert triage_entry["actor"] == {"id": "officer-reid", "role": "hub_officer", "agency": None}
+    assert triage_entry["actor"] == {
+        "id": actor_id(keys.officer),
+        "name": "officer-reid",
+        "role": "hub_officer",
+        "agency": None,
+    }
+    acknowledged = next(e for e in view["timeline"] if e["type"] == "DisclosureAcknowledged")
+    assert (acknowledged["actor"]["id"], acknowledged["actor"]["name"]) == ("dc-harris",) * 2
 
     readable = await sharehub("show", str(request_id), key=keys.officer)
     assert readable.exit_code == 0, readable.output
@@ -272,8 +287,8 @@ async def test_a_request_from_raise_to_close_through_the_commands(
 
     viewed = await store.read_stream(access_log_stream(request_id))
     assert [(e.type, e.data["via"], e.actor.id) for e in viewed] == [
-        ("RecordViewed", "cli show", "manager-aziz"),
-        ("RecordViewed", "cli show", "officer-reid"),
+        ("RecordViewed", "cli show", actor_id(keys.manager)),
+        ("RecordViewed", "cli show", actor_id(keys.officer)),
     ]
 
 

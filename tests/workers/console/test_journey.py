@@ -105,6 +105,10 @@ async def test_a_request_from_the_queue_to_its_acknowledged_disclosure(console: 
     await expect(page.locator("#advice-list")).to_contain_text(
         "Yes: the risk outweighs the intrusion."
     )
+    # The timeline shows who acted by name; the client id recorded is behind it.
+    await expect(page.locator(f'td span[title="{c.officer.actor_id}"]').first).to_have_text(
+        "officer-reid"
+    )
     decision = page.locator("#decision-form")
     await decision.get_by_label("Share in part").check()
     for category in GP_ASKED:
@@ -192,7 +196,9 @@ async def test_a_request_from_the_queue_to_its_acknowledged_disclosure(console: 
     report = await asyncio.to_thread(saved.read_text, encoding="utf-8-sig")
     assert report.startswith("request_id,") and str(request_id) in report
     viewed = await api.store.read_stream(access_log_stream(request_id))
-    assert ("auditor-quinn", "GET /audit/report") in {(e.actor.id, e.data["via"]) for e in viewed}
+    assert (c.auditor.actor_id, "GET /audit/report") in {
+        (e.actor.id, e.data["via"]) for e in viewed
+    }
 
     # The officer records the family step, and closes the request once it is ready.
     page = officer.page

@@ -60,4 +60,4 @@ async def test_an_agency_cannot_open_another_agencys_request(console: Console) -
     response = await police.page.goto(f"/agency/disclosures/{disclosure}")
     assert response is not None and response.status == 200
     viewed = [e for e in await api.events_after(head) if e.type == "RecordViewed"]
-    assert sorted(e.actor.id for e in viewed) == sorted([c.school.name, c.police.name])
+    assert sorted(e.actor.id for e in viewed) == sorted([c.school.actor_id, c.police.actor_id])
