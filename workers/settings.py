@@ -14,6 +14,7 @@ import json
 import os
 import ssl
 import tempfile
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ REQUEST_ID_SECRET_FILE_NAME = "request-ids.key"
 NATS_SEED_FILE_NAME = "nats-service.nk"
 
 
-def generated_secret(path: Path) -> bytes:
-    """32 random bytes, base64, kept in ``path`` (mode 600): made once, then read."""
+def generated_file(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The secret kept in ``path`` (mode 600): made with ``make()`` once, then read."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside, then linked into place: the processes `sharehub up` starts
@@ -41,7 +42,7 @@ def generated_secret(path: Path) -> bytes:
         with tempfile.NamedTemporaryFile(  # mode 0600
             dir=path.parent, prefix=f".{path.name}.", delete=False
         ) as out:
-            out.write(base64.b64encode(os.urandom(32)))
+            out.write(make())
         try:
             os.link(out.name, path)
         except FileExistsError:  # another process made it first: use theirs
@@ -49,6 +50,11 @@ def generated_secret(path: Path) -> bytes:
         finally:
             os.unlink(out.name)
     return path.read_bytes()
+
+
+def generated_secret(path: Path) -> bytes:
+    """32 random bytes, base64, kept in ``path`` (mode 600): made once, then read."""
+    return generated_file(path, lambda: base64.b64encode(os.urandom(32)))
 
 
 class StackNotFound(RuntimeError):
@@ -239,9 +245,10 @@ class Settings(BaseSettings):
         """sharehub's own nkey seed on NATS; generated once for a local stack."""
         if self.nats_seed:
             return self.nats_seed.strip()
-        from workers.bus.identities import generated_seed
+        from workers.bus.identities import new_seed
 
-        return generated_seed(self.home / NATS_SEED_FILE_NAME)
+        path = self.home / NATS_SEED_FILE_NAME
+        return generated_file(path, lambda: new_seed().encode()).decode().strip()
 
     def nats_tls_context(self) -> ssl.SSLContext | None:
         """How sharehub's processes check the NATS server (and prove themselves to it),

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import os
 import ssl
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -65,25 +63,6 @@ def public_key_of(seed: str) -> str:
     if not public.startswith("U"):
         raise ValueError("not an nkey user seed (it should start with SU)")
     return public
-
-
-def generated_seed(path: Path) -> str:
-    """An nkey user seed kept in ``path`` (mode 600): made once, then read."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written aside, then linked into place: processes starting together find no
-        # file or the whole seed, never one still being written.
-        with tempfile.NamedTemporaryFile(  # mode 0600
-            dir=path.parent, prefix=f".{path.name}.", delete=False
-        ) as out:
-            out.write(new_seed().encode())
-        try:
-            os.link(out.name, path)
-        except FileExistsError:  # another process made it first: use theirs
-            pass
-        finally:
-            os.unlink(out.name)
-    return path.read_text().strip()
 
 
 def service_connect_options(seed: str, *, tls: ssl.SSLContext | None = None) -> dict[str, Any]:
