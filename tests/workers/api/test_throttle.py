@@ -50,9 +50,7 @@ async def test_an_address_that_keeps_failing_must_wait_and_the_key_is_never_logg
     async with _from("127.0.0.2", url) as scanner, _from("127.0.0.3", url) as neighbour:
         assert (await scanner.get("/v1/hub/queue")).status_code == 401  # no key: not counted
         for key in [*wrong_keys[:-1], api.callers.revoked.key]:
-            refused = await scanner.get(
-                "/v1/hub/queue", headers={"Authorization": f"Bearer {key}"}
-            )
+            refused = await scanner.get("/v1/hub/queue", headers={"Authorization": f"Bearer {key}"})
             assert refused.status_code == 401
         # Now even the right key is refused unchecked, with how long to wait.
         throttled = await scanner.get("/v1/hub/queue", headers=officer)

@@ -22,9 +22,7 @@ async def test_pages_load_under_the_policy_with_their_scripts_running(console: C
     inline = await anonymous.page.locator("script:not([src])").count()
     assert inline == 0, "a page carries an inline script, which the policy refuses"
     body = anonymous.page.locator("body")
-    await expect(body).to_have_class(
-        "govuk-template__body js-enabled govuk-frontend-supported"
-    )
+    await expect(body).to_have_class("govuk-template__body js-enabled govuk-frontend-supported")
     await anonymous.checked()
 
     officer = await console.visitor(c.officer)  # signed in through the page, scripts on
