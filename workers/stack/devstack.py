@@ -53,6 +53,7 @@ from workers.stack.embedded import (
     port_if_free,
 )
 from workers.stack.probes import probe_api, probe_nats, probe_postgres, probe_temporal
+from workers.temporal.client import tls_config
 
 POSTGRES_PORT = 5432
 TEMPORAL_PORT = 7233
@@ -467,7 +468,7 @@ async def check_stack(settings: Settings, *, seconds_each: float = 3.0) -> list[
         (
             "temporal",
             temporal_address,
-            lambda: probe_temporal(temporal_address, namespace=namespace),
+            lambda: probe_temporal(temporal_address, namespace=namespace, tls=tls_config(settings)),
         ),
         (
             "nats",

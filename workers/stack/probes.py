@@ -17,6 +17,7 @@ import httpx
 import nats
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, GetSystemInfoRequest
 from temporalio.client import Client
+from temporalio.service import TLSConfig
 
 
 async def probe_postgres(url: str) -> str:
@@ -28,9 +29,12 @@ async def probe_postgres(url: str) -> str:
     return f"PostgreSQL {version}"
 
 
-async def probe_temporal(address: str, *, namespace: str = "default") -> str:
+async def probe_temporal(
+    address: str, *, namespace: str = "default", tls: TLSConfig | bool = False
+) -> str:
+    """The server's version, once ``namespace`` exists; ``tls`` as sharehub connects."""
     description = await probe_temporal_client(
-        await Client.connect(address, namespace=namespace), namespace=namespace
+        await Client.connect(address, namespace=namespace, tls=tls), namespace=namespace
     )
     # The client is gone by now, but its Rust core closes the connection on threads of its
     # own, which abort the interpreter if it is exiting meanwhile: a short-lived process

@@ -20,6 +20,7 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from tests.events.conftest import MASTER_KEY
 from tests.pki import Pki, make_pki
 from workers.settings import Settings
+from workers.stack.probes import probe_temporal
 from workers.temporal.client import TemporalTlsError, connect_temporal, tls_config
 
 
@@ -31,6 +32,13 @@ async def test_with_a_client_certificate_sharehub_talks_to_temporal(
     )
     info = await client.workflow_service.get_system_info(GetSystemInfoRequest())
     assert info.server_version
+
+
+async def test_sharehub_status_probes_the_frontend_as_sharehub_connects(
+    tls_frontend: str, pki: Pki
+) -> None:
+    settings = _settings(tls_frontend, ca=pki.ca, cert=pki.client_cert, key=pki.client_key)
+    assert "namespace default" in await probe_temporal(tls_frontend, tls=tls_config(settings))
 
 
 @pytest.mark.parametrize("who", ["no certificate", "a certificate of another CA"])
