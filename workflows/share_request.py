@@ -97,7 +97,12 @@ def _require_role(actor: Participant, allowed: frozenset[Role], action: str) -> 
 @workflow.defn
 class ShareRequestWorkflow:
     @workflow.init
-    def __init__(self, start: StartShareRequest) -> None:
+    def __init__(self, start: StartShareRequest | None = None) -> None:
+        # A start with no input carries no payload for the codec to refuse; without the
+        # default the SDK's TypeError would fail this workflow's task again and again.
+        # run() refuses it instead, before anything is recorded.
+        if start is None:
+            return
         self._request = start.request
         self._policy = start.policy
         self._salt = start.pseudonym_salt
@@ -122,7 +127,13 @@ class ShareRequestWorkflow:
     # ------------------------------------------------------------------ main loop
 
     @workflow.run
-    async def run(self, start: StartShareRequest) -> ActionResult:
+    async def run(self, start: StartShareRequest | None = None) -> ActionResult:
+        if start is None:
+            raise ApplicationError(
+                "a share request is started with its request, and this start had none",
+                type="MissingStart",
+                non_retryable=True,
+            )
         request = start.request
         await self._record(
             ShareRequestRaised(

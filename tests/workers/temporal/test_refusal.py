@@ -223,3 +223,28 @@ async def test_the_sdks_own_plaintext_payloads_never_reach_the_codec() -> None:
 
     assert CountingCodec.decoded > 10  # every input, result and update went through it
     assert CountingCodec.refused == 0
+
+
+async def test_a_start_with_no_input_fails_at_once_and_records_nothing(
+    client: Client,
+    store: PostgresEventStore,
+    settings: Settings,
+    policy: DataSharingAgreement,
+    worker: None,
+) -> None:
+    """No payload reaches the codec to be refused; the workflow refuses the start itself."""
+    request_id = uuid.uuid4()
+    intruder = await outsider(settings, pydantic_data_converter)
+    handle = await intruder.start_workflow(
+        "ShareRequestWorkflow", id=str(request_id), task_queue=settings.temporal_task_queue
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "MissingStart"
+    assert cause.non_retryable
+    history = await handle.fetch_history()
+    assert events_of_type(history, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED) == []
+    assert events_of_type(history, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) == []
+    assert await recorded_types(store, request_id) == []
