@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from events.envelope import Actor
 from events.share_requests import stream_id_for
-from tests.workers.api.conftest import PROBLEM, RECIPIENT, Api, Caller, raise_body
+from tests.workers.api.conftest import PROBLEM, RECIPIENT, Api, Caller, eventually, raise_body
 from tests.workers.api.journey import DECISION, act, expect, in_queue, raise_one
 from workers.hub.clients import ApiClients, NameInUse
 from workers.hub.share_requests import ShareRequestSubmission
@@ -85,7 +85,8 @@ async def test_an_idempotent_raise_whose_id_another_agency_took_is_refused(
         f"/v1/share-requests/{squatted}", headers=api.callers.school.headers
     )
     assert not_mine.status_code == 404
-    raised = await api.store.read_stream(stream_id_for(squatted))
+    # The police's raise is recorded by the workflow's first activity, after it answered.
+    raised = await eventually(lambda: api.store.read_stream(stream_id_for(squatted)), bool)
     assert [(e.type, e.actor.agency) for e in raised] == [("ShareRequestRaised", RECIPIENT)]
     assert len([w async for w in client.list_workflows(f"WorkflowId = '{squatted}'")]) == 1
 
